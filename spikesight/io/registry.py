@@ -19,9 +19,8 @@ def _header_lines(head: bytes) -> list[bytes]:
 def _is_raw(head: bytes) -> bool:
     lines = _header_lines(head)
     keys = {ln[1:].strip().split(b" ", 1)[0].lower() for ln in lines}
-    return bool(keys & {b"evt", b"format", b"plugin_name", b"integrator_name", b"camera_integrator_name"}) and not (
-        keys & {b"version", b"height", b"width"}
-    )
+    raw_keys = {b"evt", b"format", b"plugin_name", b"integrator_name", b"camera_integrator_name"}
+    return bool(keys & raw_keys) and not keys & {b"version", b"height", b"width"}
 
 
 def _is_dat(head: bytes) -> bool:

@@ -90,7 +90,8 @@ def test_mixed_mode_ends_at_whichever_comes_first(ts, dt, n, chunk):
 def test_windows_report_bounds_and_empty_windows():
     ev = _events([100, 101, 350])
     wins = list(ArraySource(ev, 7, 5).windows(delta_t=100))
-    assert [(w.t_start, w.t_end, len(w.events)) for w in wins] == [(100, 200, 2), (200, 300, 0), (300, 400, 1)]
+    got = [(w.t_start, w.t_end, len(w.events)) for w in wins]
+    assert got == [(100, 200, 2), (200, 300, 0), (300, 400, 1)]
 
 
 def test_seek_uses_index_and_does_not_redecode_prefix():
