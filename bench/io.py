@@ -167,11 +167,12 @@ def main() -> int:
                          "mev_s": n / sec / 1e6, "agrees": n == n_ref})
     print(f"{'format':<7} {'file':<26} {'decoder':<20} {'events':>12} {'Mev/s':>8}  note")
     for r in rows:
+        head = f"{r['format']:<7} {r['file']:<26} {r['decoder']:<20}"
         if "error" in r:
-            print(f"{r['format']:<7} {r['file']:<26} {r['decoder']:<20} {'':>12} {'':>8}  failed: {r['error']}")
+            print(f"{head} {'':>12} {'':>8}  failed: {r['error']}")
             continue
         note = "" if r["agrees"] else "count differs from spikesight"
-        print(f"{r['format']:<7} {r['file']:<26} {r['decoder']:<20} {r['events']:>12,} {r['mev_s']:>8.1f}  {note}")
+        print(f"{head} {r['events']:>12,} {r['mev_s']:>8.1f}  {note}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": sys.version.split()[0], "machine": platform.machine(), "cores_used": 1,
             "cpu_count": os.cpu_count(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
