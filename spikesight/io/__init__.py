@@ -29,6 +29,7 @@ from .events import (
     EVENT_DTYPE,
     TRIGGER_DTYPE,
     as_events,
+    concat_events,
     from_dv_arrays,
     from_dv_structured,
     make_events,
@@ -63,6 +64,7 @@ __all__ = [
     "UnsupportedCodecError",
     "UnsupportedFormatError",
     "as_events",
+    "concat_events",
     "detect_format",
     "format_for_output",
     "from_dv_arrays",
@@ -118,10 +120,7 @@ def open_source(uri: str | os.PathLike, *, format: str | None = None, **kwargs) 
 def read_events(path: str | os.PathLike, **kwargs) -> np.ndarray:
     """Read a whole (small) file into one event array."""
     with open_source(path, **kwargs) as src:
-        parts = list(src)
-    if not parts:
-        return np.empty(0, dtype=EVENT_DTYPE)
-    return np.concatenate(parts)
+        return concat_events(list(src))
 
 
 def open_writer(

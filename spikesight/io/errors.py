@@ -13,13 +13,14 @@ import os
 class EventFormatError(ValueError):
     """Bad event input: names the file, where in it, and what was wrong."""
 
-    def __init__(self, path: str | os.PathLike | None, offset: int | None, message: str):
+    def __init__(self, path: str | os.PathLike | None, offset: int | None, message: str, unit: str = "byte"):
         self.path = None if path is None else os.fspath(path)
         self.offset = offset
+        self.unit = unit
         self.message = message
         where = self.path if self.path is not None else "<stream>"
         if offset is not None:
-            where = f"{where} at byte {offset}"
+            where = f"{where} at {unit} {offset}"
         super().__init__(f"{where}: {message}")
 
 

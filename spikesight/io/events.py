@@ -10,13 +10,25 @@ from __future__ import annotations
 
 import numpy as np
 
-EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")])
-TRIGGER_DTYPE = np.dtype([("p", "<i2"), ("t", "<i8"), ("id", "<i2")])
+# Aligned like the C structs of Metavision's EventCD (x@0, y@2, p@4, t@8; 16 bytes) and
+# EventExtTrigger (p@0, t@8, id@16; 24 bytes), as its HDF5 files store them.
+EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("p", "<i2"), ("t", "<i8")], align=True)
+TRIGGER_DTYPE = np.dtype([("p", "<i2"), ("t", "<i8"), ("id", "<i2")], align=True)
 
 
 def empty_events(n: int = 0) -> np.ndarray:
     """An uninitialised event array of length ``n`` (zeros when ``n == 0``)."""
     return np.empty(n, dtype=EVENT_DTYPE)
+
+
+def concat_events(pieces: list[np.ndarray]) -> np.ndarray:
+    """Concatenate event arrays as raw bytes (several times faster than a structured concat)."""
+    if not pieces:
+        return np.empty(0, dtype=EVENT_DTYPE)
+    if len(pieces) == 1:
+        return pieces[0]
+    dtype = pieces[0].dtype
+    return np.concatenate([np.ascontiguousarray(p).view(np.uint8) for p in pieces]).view(dtype)
 
 
 def make_events(x, y, p, t) -> np.ndarray:

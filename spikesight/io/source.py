@@ -8,6 +8,7 @@ twice), windows read by time, and bounded memory whatever the file size.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .events import EVENT_DTYPE, TRIGGER_DTYPE
+from .events import TRIGGER_DTYPE, concat_events
 from .info import DecodeStats, StreamInfo
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,10 @@ class Checkpoint:
 
 @dataclass
 class Chunk:
-    """One decoded piece of a file: its events and what else it held."""
+    """One decoded piece of a file: its events and what else it held.
+
+    ``events`` must be a fresh array (slices handed to users are views into it).
+    """
 
     checkpoint: Checkpoint
     events: np.ndarray
@@ -101,11 +105,7 @@ class _Pending:
                 self.pieces[0] = head[need:]
                 need = 0
         self.size -= n
-        if not out:
-            return np.empty(0, dtype=EVENT_DTYPE)
-        if len(out) == 1:
-            return out[0].copy()
-        return np.concatenate(out)
+        return concat_events(out)
 
 
 class EventSource(ABC):
@@ -123,9 +123,10 @@ class EventSource(ABC):
         self.path = path
         self.strict = strict
         self.stats = DecodeStats()
+        self._index_off: list[int] = []
         self._index_t: list[int] = []
         self._index_cp: list[Checkpoint] = []
-        self._frontier = -1
+        self._seen: set[int] = set()
         self._complete = False
         self._triggers: list[np.ndarray] = []
         self._chunk_iter: Iterator[Chunk] | None = None
@@ -164,25 +165,24 @@ class EventSource(ABC):
     # -- bookkeeping ---------------------------------------------------------------------
 
     def _record(self, chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-        """Pass chunks through, indexing and counting those not seen before."""
-        last_offset = None
+        """Pass chunks through, indexing and counting each chunk the first time it is decoded."""
         for chunk in chunks:
             off = chunk.checkpoint.offset
-            if off > self._frontier:
-                self._frontier = off
+            if off not in self._seen:
+                self._seen.add(off)
                 if len(chunk.events):
-                    self._index_t.append(int(chunk.events["t"][0]))
-                    self._index_cp.append(chunk.checkpoint)
+                    k = bisect.bisect_left(self._index_off, off)
+                    self._index_off.insert(k, off)
+                    self._index_t.insert(k, int(chunk.events["t"][0]))
+                    self._index_cp.insert(k, chunk.checkpoint)
                 if chunk.triggers is not None and len(chunk.triggers):
                     self._triggers.append(chunk.triggers)
                 for k, v in chunk.skipped.items():
                     self.stats.skip(k, v)
                 for k, v in chunk.other.items():
                     self.stats.count_other(k, v)
-            last_offset = off
             yield chunk
-        if last_offset is not None and last_offset >= self._frontier:
-            self._complete = True
+        self._complete = True  # reached only when a pass ran to the end of the data
 
     # -- public API ----------------------------------------------------------------------
 
@@ -204,7 +204,8 @@ class EventSource(ABC):
         """External trigger events seen so far (all of them after a full pass or :meth:`scan`)."""
         if not self._triggers:
             return np.empty(0, dtype=TRIGGER_DTYPE)
-        return np.concatenate(self._triggers)
+        trig = np.concatenate(self._triggers)
+        return trig[np.argsort(trig["t"], kind="stable")]
 
     @property
     def current_time(self) -> int | None:
@@ -342,9 +343,7 @@ class EventSource(ABC):
                 break
             tt = ev["t"]
             out.append(ev[(tt >= t0) & (tt < t1)])
-        if not out:
-            return np.empty(0, dtype=EVENT_DTYPE)
-        return np.concatenate(out)
+        return concat_events(out)
 
     def scan(self) -> StreamInfo:
         """One full pass: completes the time index, the triggers and the stats, and fills
