@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION := 2.13.0
 
-.PHONY: test demo lint bench clean-venv
+.PHONY: test demo lint bench screenshots clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,9 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/io.py
+
+screenshots: $(VENV)/.installed
+	tools/screenshots.sh
 
 clean-venv:
 	rm -rf $(VENV)

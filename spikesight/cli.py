@@ -155,6 +155,12 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from .app.launch import run_namespace
+
+    return run_namespace(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spikesight", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -192,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--end", help="end time (µs, or with s/ms/us)")
     source_opts(sp)
     sp.set_defaults(func=cmd_render)
+
+    from .app.launch import build_parser as app_parser  # imports no Qt
+
+    sp = sub.add_parser("app", parents=[app_parser(add_help=False)], help="open the event viewer (Qt)")
+    sp.set_defaults(func=cmd_app)
 
     sp = sub.add_parser("formats", help="list the file formats and what can be written")
     sp.set_defaults(func=cmd_formats)

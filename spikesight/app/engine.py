@@ -1,0 +1,472 @@
+"""The playback engine: source in, rendered frames and pipeline results out, free of Qt.
+
+:class:`PlaybackEngine.run` is the worker thread's loop. It reads the source one frame period
+at a time (``next_slice(delta_t=...)``, so empty frames come too), keeps the last accumulation
+time of events, renders the frame, cuts each running pipeline's windows and queues them to the
+:class:`~.pipeline_stage.PipelineStage`, feeds a recording, and puts the frame in the GUI's
+:class:`~.frames.Outbox`. Replaying a file, it paces frames to the display rate of wall-clock
+time (or goes as fast as it can); a live source paces itself. Commands from the GUI (play,
+pause, seek, new settings, recording) are thread-safe and take effect before the next frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..io.events import EVENT_DTYPE
+from ..io.info import StreamInfo
+from ..io.source import EventSlice, EventSource
+from ..perception.pipelines import Pipeline
+from . import groundtruth
+from .frames import Frame, Outbox
+from .noise import BackgroundActivityFilter
+from .pipeline_stage import PipelineStage, Windower
+from .record import Recorder
+from .render import render
+
+log = logging.getLogger(__name__)
+
+#: A pacing clock more than this far behind starts again from now instead of catching up.
+MAX_LAG_S = 0.25
+
+
+class PipelineError(RuntimeError):
+    """A pipeline failed while playing; the original exception is the cause."""
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the engine needs from the player model (see :meth:`from_model`)."""
+
+    accumulation_us: int = 20_000
+    period_us: int = 33_333
+    display_fps: float = 30.0
+    paced: bool = True
+    palette: str = "dark"
+    decay: str = "none"
+    loop: bool = False
+    noise_filter_us: int = 0
+    tasks: frozenset[str] = frozenset()
+    wait_for_pipelines: bool = True
+
+    @classmethod
+    def from_model(cls, model: Any, wait_for_pipelines: bool = True) -> EngineSettings:
+        """From a :class:`~.model.PlayerModel`; a task runs while its panel is on."""
+        return cls(
+            accumulation_us=model.accumulation_us,
+            period_us=model.period_us,
+            display_fps=model.display_fps,
+            paced=not model.fastest,
+            palette=model.palette,
+            decay=model.decay,
+            loop=model.loop,
+            noise_filter_us=model.noise_filter_us,
+            tasks=frozenset(model.panels),
+            wait_for_pipelines=wait_for_pipelines,
+        )
+
+
+@dataclass
+class Opened:
+    """Posted (``on_event("opened", ...)``) once the source is open and its extent known."""
+
+    info: StreamInfo
+    start_time: int | None
+    end_time: int | None
+    live: bool
+    first_frame: int | None
+    pipelines: list[str] = field(default_factory=list)
+
+
+class PlaybackEngine:
+    """Plays one source into an :class:`Outbox`; call :meth:`run` in a worker thread.
+
+    ``open_source`` is called in that thread (so a slow open or scan never blocks the GUI).
+    ``on_event(kind, payload)`` reports ``"opened"`` (:class:`Opened`), ``"ended"``,
+    ``"looped"`` and ``"recording"`` (a dict), from the worker thread. Errors propagate out of
+    :meth:`run` (a pipeline's as :class:`PipelineError`).
+    """
+
+    def __init__(self, open_source: Callable[[], EventSource], outbox: Outbox,
+                 pipelines: Sequence[Pipeline] = (), settings: EngineSettings | None = None,
+                 on_event: Callable[[str, Any], None] | None = None, source_path: str | None = None,
+                 skip_ahead: bool = True) -> None:
+        self._open_source = open_source
+        self.outbox = outbox
+        self.pipelines = list(pipelines)
+        self.settings = settings or EngineSettings()
+        self.on_event = on_event or (lambda kind, payload: None)
+        self.source_path = source_path
+        self.skip_ahead = skip_ahead
+        self.done = threading.Event()
+        self.info: StreamInfo | None = None
+        self.seekable = False
+        self.frames_made = 0
+        self._cond = threading.Condition()
+        self._pending: dict[str, Any] = {}
+        self._playing = False
+        self._ended = False
+        self._stopping = False
+        self._epoch = 0
+        self._src: EventSource | None = None
+        self._stage: PipelineStage | None = None
+        self._windowers: dict[int, Windower] = {}
+        self._filter: BackgroundActivityFilter | None = None
+        self._recorder: Recorder | None = None
+        self._gt: np.ndarray | None = None
+        self._recent: deque[tuple[int, int, np.ndarray]] = deque()
+        self._cursor: int | None = None
+        self._frame_t: int | None = None
+        self._fed_until: int | None = None
+        self._n_on = self._n_off = 0
+        self._span = 0
+        self._due: float | None = None
+
+    # -- commands (any thread) ---------------------------------------------------------------
+
+    def _command(self, **kw: Any) -> None:
+        with self._cond:
+            self._pending.update(kw)
+            self._cond.notify_all()
+
+    def configure(self, settings: EngineSettings) -> None:
+        self._command(settings=settings)
+
+    def set_playing(self, playing: bool) -> None:
+        with self._cond:
+            self._playing = bool(playing)
+            if playing and self.seekable:
+                self._ended = False  # a file plays again from where it is
+            self._due = None
+            self._cond.notify_all()
+
+    def seek(self, t: int) -> int:
+        """Show the frame ending at ``t`` next; returns the epoch its frames will carry."""
+        with self._cond:
+            self._epoch += 1
+            self._pending["seek"] = (int(t), self._epoch)
+            self._cond.notify_all()
+            return self._epoch
+
+    @property
+    def epoch(self) -> int:
+        with self._cond:
+            return self._epoch
+
+    def start_recording(self, recorder: Recorder) -> None:
+        """Write every event played from the next frame on to ``recorder``."""
+        self._command(record=recorder)
+
+    def stop_recording(self) -> None:
+        self._command(record=None)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (it closes the source and any recording)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._stage is not None:
+            self._stage.cancel()
+
+    @property
+    def dropped_windows(self) -> int:
+        return self._stage.dropped_windows if self._stage is not None else 0
+
+    # -- the loop (worker thread) ------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self._open()
+            if self.seekable:
+                self._goto(self._first_frame(), user=True)
+            while True:
+                with self._cond:
+                    idle = self._ended or (not self._playing and self.seekable)
+                    if not self._pending and idle and not self._stopping:
+                        self._cond.wait(0.25)
+                    if self._stopping:
+                        break
+                    cmds, self._pending = self._pending, {}
+                    playing = self._playing
+                self._check_stage()
+                self._apply(cmds)
+                if (playing or not self.seekable) and not self._ended and "seek" not in cmds:
+                    # a live stream is read while paused too (recording goes on); the view freezes
+                    self._play_one(show=playing)
+        finally:
+            self._close()
+            self.done.set()
+
+    def _open(self) -> None:
+        src = self._src = self._open_source()
+        info = self.info = src.info
+        if info.end_time is None and self.source_path is not None and os.path.isfile(self.source_path):
+            src.scan()
+        if info.start_time is None and info.end_time is not None:
+            src.first_timestamp()
+        self.seekable = info.start_time is not None and info.end_time is not None
+        box_path = groundtruth.boxes_path_for(self.source_path)
+        if box_path is not None:
+            try:
+                self._gt = groundtruth.load_boxes(box_path)
+            except (OSError, ValueError) as exc:
+                log.warning("ground truth %s not shown: %s", box_path, exc)
+        if self.pipelines:
+            self._stage = PipelineStage(self.outbox, self.pipelines)
+            self._stage.start()
+        self._set_filter(self.settings.noise_filter_us)
+        self.on_event("opened", Opened(info, info.start_time, info.end_time, not self.seekable,
+                                       self._first_frame() if self.seekable else None,
+                                       [p.task for p in self.pipelines]))
+
+    def _first_frame(self) -> int:
+        """One period after the first event, or just after the last event if that is sooner."""
+        return min(int(self.info.start_time) + self.settings.period_us, int(self.info.end_time) + 1)
+
+    def _close(self) -> None:
+        if self._stage is not None:
+            self._stage.stop()
+        self._finish_recording("closed", wait=True)
+        if self._src is not None:
+            self._src.close()
+
+    def _check_stage(self) -> None:
+        if self._stage is not None and self._stage.error is not None:
+            err = self._stage.error
+            raise PipelineError(f"pipeline failed: {err}") from err
+
+    def _apply(self, cmds: dict[str, Any]) -> None:
+        if "record" in cmds:
+            rec = cmds["record"]
+            if rec is None:
+                self._finish_recording("stopped")
+            else:
+                self._finish_recording("replaced")
+                self._recorder = rec
+        rerender = False
+        if "settings" in cmds:
+            old, new = self.settings, cmds["settings"]
+            self.settings = new
+            if new.noise_filter_us != old.noise_filter_us:
+                self._set_filter(new.noise_filter_us)
+            if new.tasks != old.tasks:
+                self._sync_windowers()
+            if new.display_fps != old.display_fps or new.paced != old.paced:
+                self._due = None
+            rerender = (new.accumulation_us, new.palette, new.decay, new.noise_filter_us) != (
+                old.accumulation_us, old.palette, old.decay, old.noise_filter_us)
+        if "seek" in cmds and self.seekable:
+            t, _ = cmds["seek"]
+            self._goto(t, user=True)
+        elif rerender and self.seekable and self._frame_t is not None:
+            self._goto(self._frame_t, user=False)
+
+    def _play_one(self, show: bool = True) -> None:
+        s = self.settings
+        t_end = None if self._cursor is None else self._cursor + s.period_us
+        frame = self._frame_to(t_end)
+        if frame is None:
+            self._at_end()
+            return
+        if self._pace() and show:
+            self.outbox.put_frame(frame)
+
+    def _pace(self) -> bool:
+        """Wait for the frame's wall-clock time; False when a seek or stop cut the wait short."""
+        s = self.settings
+        if not s.paced or not self.seekable:
+            return True
+        with self._cond:
+            now = time.monotonic()
+            if self._due is None or now - self._due > MAX_LAG_S:
+                self._due = now
+            while True:
+                if self._stopping or "seek" in self._pending:
+                    return False
+                if self._due is None:  # paused and played again while waiting
+                    self._due = time.monotonic()
+                remaining = self._due - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            self._due += 1.0 / s.display_fps
+        return True
+
+    def _at_end(self) -> None:
+        for p in self._active_pipelines():
+            win = self._windowers.get(id(p))
+            for w_ev, a, b in win.flush() if win is not None else []:
+                self._stage.submit(p, w_ev, a, b, self.epoch, self._waits(), self._interrupted)
+        if self.settings.loop and self.seekable:
+            with self._cond:
+                self._epoch += 1
+            self._finish_recording("loop")
+            self.on_event("looped", self._epoch)
+            self._goto(self._first_frame(), user=True, paced=True)
+        else:
+            with self._cond:
+                self._playing = False
+                self._ended = True
+            self.on_event("ended", self._frame_t)
+
+    # -- reading and rendering ---------------------------------------------------------------
+
+    def _goto(self, t_end: int, user: bool, paced: bool = False) -> None:
+        """Re-read so the next frame ends at ``t_end``, and put that frame (now, or at its
+        wall-clock time when ``paced``: a loop goes on at the display rate).
+
+        A user's seek resets the pipelines; a re-render (new accumulation, filter) does not,
+        and events before ``_fed_until`` never reach pipelines or recordings twice.
+        """
+        info = self.info
+        t_end = int(t_end)
+        self._ended = False
+        lo = max(int(info.start_time), t_end - self.settings.accumulation_us)
+        self._src.seek(lo)
+        self._cursor = lo
+        self._recent.clear()
+        if self._filter is not None:
+            self._filter.reset()
+        if user:
+            if self._recorder is not None and self._fed_until is not None and lo < self._fed_until:
+                self._finish_recording("seek back")
+            self._fed_until = lo
+            if self._stage is not None:
+                self._stage.reset()
+            self._windowers.clear()
+            self._sync_windowers()
+        frame = self._frame_to(t_end) if t_end > lo else None
+        if frame is None:
+            self._n_on = self._n_off = self._span = 0
+            frame = self._render(t_end)
+        if paced:
+            if self._pace():
+                self.outbox.put_frame(frame)
+            return
+        with self._cond:  # the next frame one display period after this one
+            self._due = time.monotonic() + 1.0 / self.settings.display_fps
+        self.outbox.put_frame(frame)
+
+    def _frame_to(self, t_end: int | None) -> Frame | None:
+        """Read up to ``t_end`` (one period from the start for a live stream) and render."""
+        if t_end is None:
+            s = self._src.next_slice(delta_t=self.settings.period_us)
+        else:
+            self._maybe_skip(t_end)
+            s = self._src.next_slice(delta_t=t_end - self._cursor)
+        if s is None:
+            return None
+        self._consume(s)
+        return self._render(s.t_end)
+
+    def _maybe_skip(self, t_end: int) -> None:
+        """Fast replay with nothing that needs every event: seek over what no frame shows."""
+        lo = t_end - self.settings.accumulation_us
+        gap = lo - self._cursor
+        if (self.skip_ahead and self.seekable and not self._active_pipelines() and self._recorder is None
+                and gap > max(self.settings.accumulation_us, 100_000)):
+            self._src.seek(lo)
+            self._cursor = lo
+            self._recent.clear()
+            self._fed_until = lo
+
+    def _consume(self, s: EventSlice) -> None:
+        ev = s.events
+        self._span = s.t_end - s.t_start
+        new = ev
+        if self._fed_until is not None and len(ev) and ev["t"][0] < self._fed_until:
+            new = ev[np.searchsorted(ev["t"], self._fed_until, side="left"):]
+        if self._fed_until is None or s.t_end > self._fed_until:
+            if self._recorder is not None:
+                self._record(new)
+            for p in self._active_pipelines():
+                win = self._windowers.get(id(p))
+                if win is None:
+                    win = self._windowers[id(p)] = Windower(p.window_us, s.t_start)
+                for w_ev, a, b in win.feed(new, s.t_end):
+                    self._stage.submit(p, w_ev, a, b, self.epoch, self._waits(), self._interrupted)
+            self._fed_until = s.t_end
+        on = int(np.count_nonzero(ev["p"])) if len(ev) else 0
+        self._n_on, self._n_off = on, len(ev) - on
+        view = self._filter(ev) if self._filter is not None else ev
+        self._recent.append((s.t_start, s.t_end, view))
+        self._cursor = s.t_end
+
+    def _render(self, t_end: int) -> Frame:
+        s = self.settings
+        info = self.info
+        lo = t_end - s.accumulation_us
+        while self._recent and self._recent[0][1] <= lo:
+            self._recent.popleft()
+        parts = [ev for _, _, ev in self._recent if len(ev)]
+        ev = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.empty(0, EVENT_DTYPE))
+        if len(ev) and (ev["t"][0] < lo or ev["t"][-1] >= t_end):
+            tt = ev["t"]
+            ev = ev[np.searchsorted(tt, lo, side="left"):np.searchsorted(tt, t_end, side="left")]
+        image, counts = render(ev, info.width, info.height, t_end, s.accumulation_us, s.palette, s.decay)
+        gt = groundtruth.boxes_at(self._gt, t_end) if self._gt is not None else None
+        self._frame_t = t_end
+        self.frames_made += 1
+        return Frame(t_end=t_end, accumulation=s.accumulation_us, period_us=self._span, image=image,
+                     counts=counts, n_on=self._n_on, n_off=self._n_off, epoch=self.epoch,
+                     ground_truth=gt, wall_time=time.monotonic())
+
+    # -- pipelines, filter, recording ----------------------------------------------------------
+
+    def _active_pipelines(self) -> list[Pipeline]:
+        return [p for p in self.pipelines if p.task in self.settings.tasks]
+
+    def _interrupted(self) -> bool:
+        return self._stopping or "seek" in self._pending
+
+    def _waits(self) -> bool:
+        return self.settings.wait_for_pipelines and self.seekable
+
+    def _sync_windowers(self) -> None:
+        """Start windows for pipelines switched on (from the current position, fresh state)."""
+        active = {id(p): p for p in self._active_pipelines()}
+        for key in list(self._windowers):
+            if key not in active:
+                del self._windowers[key]
+        t0 = self._fed_until if self._fed_until is not None else self._cursor
+        for key, p in active.items():
+            if key not in self._windowers and t0 is not None:
+                self._windowers[key] = Windower(p.window_us, t0)
+                self._stage.reset(p)
+
+    def _set_filter(self, window_us: int) -> None:
+        info = self.info
+        self._filter = (BackgroundActivityFilter(info.width, info.height, window_us)
+                        if window_us > 0 and info is not None else None)
+
+    def _record(self, events: np.ndarray) -> None:
+        try:
+            self._recorder.write(events)
+        except (RuntimeError, ValueError) as exc:
+            self._finish_recording(f"failed: {exc}")
+
+    def _finish_recording(self, reason: str, wait: bool = False) -> None:
+        rec, self._recorder = self._recorder, None
+        if rec is None:
+            return
+
+        def close() -> None:
+            rec.close()
+            self.on_event("recording", {"path": rec.path, "events": rec.count, "reason": reason,
+                                        "error": None if rec.error is None else str(rec.error)})
+
+        if wait:
+            close()
+        else:
+            # closing waits for the disk: not in this thread, which must keep making frames
+            threading.Thread(target=close, name="spikesight-recording-close", daemon=True).start()
+

@@ -1,0 +1,88 @@
+"""The viewer's command line: parse the arguments, make the Qt application, show the window.
+
+``--quit-after`` and ``--screenshot`` make unattended runs possible (screenshots under Xvfb,
+smoke tests): the window grabs itself to a PNG and quits after the given time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    """The arguments of ``spikesight app``; the CLI can reuse it as a parent parser."""
+    p = argparse.ArgumentParser(prog="spikesight app", add_help=add_help,
+                                description="The spikesight event viewer.")
+    p.add_argument("source", nargs="?", help="an event file or a live source URI (dv:, prophesee:, ...)")
+    p.add_argument("--kiosk", action="store_true",
+                   help="full screen, loop, no dialogs, restart after errors (for unattended demos)")
+    p.add_argument("--play", action="store_true", help="start playing at once")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after SECONDS")
+    p.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window to PNG first")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, pipelines: Sequence[Any] = ()) -> int:
+    """Parse ``argv`` (the arguments after ``spikesight app``) and run the viewer."""
+    return run_namespace(build_parser().parse_args(argv), pipelines)
+
+
+def run_namespace(args: argparse.Namespace, pipelines: Sequence[Any] = ()) -> int:
+    """Run the viewer from arguments parsed by :func:`build_parser` (or a parser that has it as a
+    parent); returns the exit status."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .main_window import MainWindow
+    from .qtfix import protect_singletons
+    from .theme import apply_dark_theme
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    protect_singletons()
+    app.setApplicationName("spikesight")
+    app.setOrganizationName("spikesight")
+    apply_dark_theme(app)
+    win = MainWindow(pipelines, kiosk=args.kiosk)
+    if args.kiosk:
+        # without a window manager (a bare X server) full screen needs the geometry set too
+        win.setGeometry(app.primaryScreen().geometry())
+        win.showFullScreen()
+    else:
+        win.show()
+    if args.source:
+        win.open_source(args.source)
+        if args.play:
+            win.worker.opened.connect(lambda _op: win.model.play())
+    if args.quit_after is not None:
+        def finish() -> None:
+            if args.screenshot:
+                win.grab().save(args.screenshot)
+                log.info("saved %s", args.screenshot)
+            win.close()
+            app.quit()
+
+        QTimer.singleShot(int(args.quit_after * 1000), finish)
+    status = app.exec()
+    win.close()
+    dispose(win)
+    return status
+
+
+def dispose(widget) -> None:
+    """Delete a top-level widget now, while Qt and Python are both alive.
+
+    pyqtgraph items left for the interpreter's final garbage collection can crash it on exit
+    (seen with PySide6 6.12 and Python 3.11), so the window is deleted before ``run`` returns.
+    """
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
