@@ -13,7 +13,7 @@ import itertools
 
 import numpy as np
 
-from spikesight.perception.results import Detections, Energy, LayerSpikes, Result
+from spikesight.perception.results import Detections, EnergyEstimate, LayerSpikes, Result
 
 #: 45 nm energy per operation (Horowitz, ISSCC 2014), as SNN papers use: accumulate vs multiply-accumulate.
 E_AC_PJ = 0.9
@@ -69,10 +69,9 @@ class UntrainedSpikingDemo:
                 rasters[i][k] = s
                 x = s
         macs = float(sum(w.size for w in self.weights)) * self.steps
-        layers = [LayerSpikes(name, r, float(r.mean()), r.shape[1])
-                  for name, r in zip(self.names, rasters, strict=True)]
+        layers = [LayerSpikes.from_raster(name, r) for name, r in zip(self.names, rasters, strict=True)]
         return Result(self.task, t_start, t_end, self._clusters(events), layers,
-                      Energy(snn_pj=sops * E_AC_PJ, ann_pj=macs * E_MAC_PJ, sops=sops, macs=macs))
+                      EnergyEstimate.from_pj(sops * E_AC_PJ, macs * E_MAC_PJ, self.steps, sops, macs))
 
     def _clusters(self, ev: np.ndarray, cell: int = 8, min_events: int = 60, top: int = 6) -> Detections:
         import cv2

@@ -6,6 +6,7 @@ torch or Qt. See ``pipelines.Pipeline`` for who produces them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,28 +50,71 @@ class GesturePrediction:
         return self.class_names[int(np.argmax(self.probabilities))]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerSpikes:
-    """One spiking layer over one window: which (sampled) neurons fired at which time step.
+    """The spikes of one spiking layer over one window.
 
-    ``raster`` is [T, n] bool for ``n`` neurons sampled from the layer (all when small),
-    ``firing_rate`` the mean over all of its neurons and steps, ``neurons`` its total size.
+    ``neurons`` counts the neurons of one time step, batch included (the flattened output);
+    ``raster[t, j]`` is how many spikes neuron ``indices[j]`` emitted at real step ``t`` (0/1 for
+    binary neurons, up to D for integer ones), for a deterministic sample of the layer's neurons.
     """
 
     name: str
-    raster: np.ndarray
-    firing_rate: float
+    steps: int
     neurons: int
+    spike_count: int
+    raster: np.ndarray
+    indices: np.ndarray
+
+    @property
+    def firing_rate(self) -> float:
+        """Spikes per neuron per real time step."""
+        return self.spike_count / (self.steps * self.neurons) if self.steps and self.neurons else 0.0
+
+    @classmethod
+    def from_raster(cls, name: str, raster: np.ndarray, neurons: int | None = None,
+                    spike_count: int | None = None) -> LayerSpikes:
+        """A record from a [T, n] raster of the first ``n`` neurons (all of them by default)."""
+        raster = np.asarray(raster)
+        n = raster.shape[1] if neurons is None else neurons
+        count = int(raster.sum()) if spike_count is None else spike_count
+        return cls(name, raster.shape[0], n, count, raster, np.arange(raster.shape[1]))
 
 
-@dataclass
-class Energy:
-    """Energy of one window: the SNN (synaptic operations) against the same network as an ANN, in pJ."""
+@dataclass(frozen=True)
+class EnergyEstimate:
+    """SNN energy beside the energy of the same network as an ANN (T = 1), in joules."""
 
-    snn_pj: float
-    ann_pj: float
-    sops: float = 0.0
-    macs: float = 0.0
+    timesteps: int
+    mac_ops: int
+    """MACs of the layers fed real values (charged at E_MAC)."""
+    sops: float
+    """Synaptic (accumulate) operations of the layers fed spikes (charged at E_AC)."""
+    snn_energy_j: float
+    ann_macs: float
+    """MACs of the same network run once as an ANN (all layers' MACs / T)."""
+    ann_energy_j: float
+
+    @property
+    def ratio(self) -> float:
+        """ANN energy / SNN energy (how many times less the SNN spends); ``inf`` or ``nan`` if it spends 0."""
+        if not self.snn_energy_j:
+            return math.inf if self.ann_energy_j else math.nan
+        return self.ann_energy_j / self.snn_energy_j
+
+    @classmethod
+    def from_pj(cls, snn_pj: float, ann_pj: float, timesteps: int = 1, sops: float = 0.0,
+                macs: float = 0.0) -> EnergyEstimate:
+        """An estimate from energies in pJ (SOPs at E_AC; ``macs`` those of the ANN run)."""
+        return cls(timesteps, 0, sops, snn_pj / 1e12, macs, ann_pj / 1e12)
+
+    @property
+    def snn_pj(self) -> float:
+        return self.snn_energy_j * 1e12
+
+    @property
+    def ann_pj(self) -> float:
+        return self.ann_energy_j * 1e12
 
 
 @dataclass
@@ -82,5 +126,5 @@ class Result:
     t_end: int
     output: Detections | DepthMap | GesturePrediction
     layers: list[LayerSpikes] = field(default_factory=list)
-    energy: Energy | None = None
+    energy: EnergyEstimate | None = None
     latency_s: float = 0.0

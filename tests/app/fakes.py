@@ -9,7 +9,14 @@ import numpy as np
 
 from spikesight.io import make_events
 from spikesight.io.memory import ArraySource
-from spikesight.perception.results import DepthMap, Detections, Energy, GesturePrediction, LayerSpikes, Result
+from spikesight.perception.results import (
+    DepthMap,
+    Detections,
+    EnergyEstimate,
+    GesturePrediction,
+    LayerSpikes,
+    Result,
+)
 
 
 def moving_dot(width: int = 64, height: int = 48, duration_us: int = 2_000_000, rate_hz: float = 20_000,
@@ -57,8 +64,9 @@ class FakeDetector:
             det = Detections.empty(("car", "pedestrian"))
         raster = np.zeros((4, 8), bool)
         raster[np.arange(4), np.arange(4) * 2] = True
-        layers = [LayerSpikes("conv1", raster, 0.125, 64), LayerSpikes("head", raster[:, :4], 0.25, 4)]
-        return Result(self.task, t_start, t_end, det, layers, Energy(snn_pj=1e6, ann_pj=4e6))
+        layers = [LayerSpikes.from_raster("conv1", raster, neurons=64, spike_count=32),
+                  LayerSpikes.from_raster("head", raster[:, :4], neurons=4, spike_count=4)]
+        return Result(self.task, t_start, t_end, det, layers, EnergyEstimate.from_pj(snn_pj=1e6, ann_pj=4e6))
 
     def reset(self):
         with self.lock:

@@ -9,7 +9,7 @@ from spikesight.app.frames import Frame
 from spikesight.app.raster import RasterHistory
 from spikesight.app.stats import PlaybackStats
 from spikesight.app.timefmt import format_duration_ms, format_energy, format_rate, format_speed, format_time
-from spikesight.perception.results import Detections, Energy, LayerSpikes, Result
+from spikesight.perception.results import Detections, EnergyEstimate, LayerSpikes, Result
 
 IMG = np.zeros((1, 1, 3), np.uint8)
 CNT = np.zeros((1, 1), np.uint32)
@@ -58,7 +58,8 @@ def test_raster_points_layout_sampling_and_span():
     big[1, 99] = True  # the last neuron is always among the sampled ones
     small = np.eye(2, dtype=bool)
     h = RasterHistory(span_us=1_000, max_rows=10)
-    h.add(result(0, 100, [LayerSpikes("a", big, 0.005, 100), LayerSpikes("b", small, 0.5, 2)], Energy(1, 4)))
+    layers = [LayerSpikes.from_raster("a", big, 100), LayerSpikes.from_raster("b", small, 2)]
+    h.add(result(0, 100, layers, EnergyEstimate.from_pj(1, 4)))
     assert [(r.name, r.offset, r.rows) for r in h.layout] == [("a", 0, 10), ("b", 11, 2)]
     pts = h.points()
     # step k of a window [0, 100) with 2 steps sits at 25 or 75 µs; times are relative to its end
@@ -68,12 +69,12 @@ def test_raster_points_layout_sampling_and_span():
     assert pts["b"][1].tolist() == [11, 12]
     t, snn, ann = h.energy()
     assert t.tolist() == [0.0] and snn.tolist() == [1.0] and ann.tolist() == [4.0]
-    h.add(result(2_000, 2_100, [LayerSpikes("a", big, 0.005, 100), LayerSpikes("b", small, 0.5, 2)]))
+    h.add(result(2_000, 2_100, layers))
     assert len(h.results) == 1  # the first is more than span_us older
     assert h.firing_rates() == [("a", 0.005), ("b", 0.5)]
     assert len(h.energy()[0]) == 0  # the result with energy has gone
     # time goes back (a loop): the new window is drawn right after the last one, not over it
-    h.add(result(0, 100, [LayerSpikes("a", big, 0.005, 100)]))
+    h.add(result(0, 100, [LayerSpikes.from_raster("a", big, 100)]))
     assert len(h.results) == 2 and [r.name for r in h.layout] == ["a"]
     xs = h.points()["a"][0]
     np.testing.assert_allclose(sorted(xs), [-125e-6, -25e-6])

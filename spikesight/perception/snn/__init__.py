@@ -7,6 +7,7 @@ This file is a plain list of re-exports (hence the file-wide F401 waiver).
 
 # ruff: noqa: F401
 
+from ..results import EnergyEstimate, LayerSpikes
 from .attention import (
     AdvanceSpatialAttention,
     AttentionLIF,
@@ -32,13 +33,12 @@ from .energy import (
     E_AC_J,
     E_MAC_J,
     MAC_COUNTERS,
-    EnergyEstimate,
     LayerOps,
     estimate_energy,
     mac_counter,
     register_mac_counter,
 )
-from .monitor import LayerSpikes, SpikeMonitor, WindowRecord, is_spiking_neuron
+from .monitor import SpikeMonitor, WindowRecord, is_spiking_neuron
 from .neurons import (
     ILIF,
     LIF,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..results import EnergyEstimate
 from .neurons import SpikeDriven
 
 E_AC_J = 0.9e-12
@@ -112,28 +113,6 @@ class LayerOps:
 
     def energy_j(self, e_ac: float = E_AC_J, e_mac: float = E_MAC_J) -> float:
         return e_ac * self.sops + e_mac * self.real_macs
-
-
-@dataclass(frozen=True)
-class EnergyEstimate:
-    """SNN energy beside the energy of the same network as an ANN (T = 1), in joules."""
-
-    timesteps: int
-    mac_ops: int
-    """MACs of the layers fed real values (charged at E_MAC)."""
-    sops: float
-    """Synaptic (accumulate) operations of the layers fed spikes (charged at E_AC)."""
-    snn_energy_j: float
-    ann_macs: float
-    """MACs of the same network run once as an ANN (all layers' MACs / T)."""
-    ann_energy_j: float
-
-    @property
-    def ratio(self) -> float:
-        """ANN energy / SNN energy (how many times less the SNN spends); ``inf`` or ``nan`` if it spends 0."""
-        if not self.snn_energy_j:
-            return math.inf if self.ann_energy_j else math.nan
-        return self.ann_energy_j / self.snn_energy_j
 
 
 def estimate_energy(

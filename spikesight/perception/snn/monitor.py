@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..results import LayerSpikes
 from .energy import E_AC_J, E_MAC_J, EnergyEstimate, LayerOps, estimate_energy, mac_counter
 from .neurons import Neuron, SpikeDriven
 
@@ -41,28 +42,6 @@ from .neurons import Neuron, SpikeDriven
 def is_spiking_neuron(module: nn.Module) -> bool:
     """The default predicate: every neuron of this package."""
     return isinstance(module, Neuron)
-
-
-@dataclass(frozen=True)
-class LayerSpikes:
-    """The spikes of one spiking layer over one window.
-
-    ``neurons`` counts the neurons of one time step, batch included (the flattened output);
-    ``raster[t, j]`` is how many spikes neuron ``indices[j]`` emitted at real step ``t`` (0/1 for
-    binary neurons, up to D for integer ones).
-    """
-
-    name: str
-    steps: int
-    neurons: int
-    spike_count: int
-    raster: np.ndarray
-    indices: np.ndarray
-
-    @property
-    def firing_rate(self) -> float:
-        """Spikes per neuron per real time step."""
-        return self.spike_count / (self.steps * self.neurons) if self.steps and self.neurons else 0.0
 
 
 @dataclass(frozen=True)
