@@ -25,6 +25,9 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/io.py
+	$(PY) bench/representations.py
+	$(PY) bench/snn.py
+	$(PY) bench/snn_memory.py
 
 screenshots: $(VENV)/.installed
 	tools/screenshots.sh
