@@ -29,6 +29,7 @@ import os
 import shutil
 import struct
 import tempfile
+import tokenize
 import zipfile
 from collections.abc import Iterator
 
@@ -99,7 +100,8 @@ def _read_npy_header(f, path: str, where: int) -> tuple[tuple[int, ...], np.dtyp
         fmt = np.lib.format
         read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         shape, fortran, dtype = read(f)
-    except (ValueError, OSError, SyntaxError, EOFError) as exc:
+    except (ValueError, OSError, SyntaxError, EOFError, TypeError, tokenize.TokenError) as exc:
+        # numpy parses the header dict with tokenize/ast: corrupt text raises their errors too
         raise HeaderError(path, where, f"not a valid .npy header: {exc}") from exc
     if fortran and len(shape) > 1:
         raise HeaderError(path, where, "Fortran-ordered arrays are not event arrays")
