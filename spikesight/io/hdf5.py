@@ -11,8 +11,10 @@ Metavision layout (written by the Metavision SDK / OpenEB ``HDF5EventFileWriter`
 
 - ``/CD/events``: compound ``x <u2 @0, y <u2 @2, p <i2 @4, t <i8 @8`` (16 bytes), chunks of
   16384 events, growable. The SDK compresses it with Prophesee's ECF codec (HDF5 filter
-  0x8ECF), which this build cannot decode yet; other filters (gzip, and through
-  ``hdf5plugin`` Blosc, Zstd, LZ4, Bitshuffle, ...) read directly.
+  0x8ECF, optional, no parameters), for which no HDF5 plugin ships on PyPI: this module moves
+  the raw chunks with ``read_direct_chunk``/``write_direct_chunk`` and codes them with
+  :mod:`.ecf` (a chunk whose filter mask says "not filtered" holds plain records). Other
+  filters (gzip, and through ``hdf5plugin`` Blosc, Zstd, LZ4, Bitshuffle, ...) go through h5py.
 - ``/CD/indexes``: ``(id <u8, ts <i8)`` with a string attribute ``offset`` = minus the first
   event time. Entry 0 is ``(0, -1)``; entry ``k >= 1`` is the first event with
   ``t - t_first >= 2000 (k - 1)`` µs and its relative time; a period without events repeats
@@ -35,6 +37,23 @@ import hdf5plugin
 import numpy as np
 from numba import njit
 
+from .ecf import (
+    ECF_FILTER_ID,
+    HEADER_BYTES,
+    MAX_CHUNK_EVENTS,
+    MAX_COORD,
+    S_COUNT,
+    S_MAX_X,
+    S_MAX_Y,
+    S_OFFSET,
+    S_ORDERED,
+    S_STATUS,
+    EcfChunkError,
+    decode_batch,
+    encode_chunks,
+    problem,
+    usable_cpus,
+)
 from .errors import (
     CoordinateError,
     EmptyFileError,
@@ -45,7 +64,7 @@ from .errors import (
     TruncatedError,
     UnsupportedCodecError,
 )
-from .events import EVENT_DTYPE, TRIGGER_DTYPE
+from .events import EVENT_DTYPE, TRIGGER_DTYPE, concat_events
 from .info import StreamInfo
 from .source import Checkpoint, Chunk, EventSource
 from .writer import EventWriter
@@ -66,7 +85,6 @@ EXT_TRIGGER_DTYPE = np.dtype(
 INDEX_DTYPE = np.dtype([("id", "<u8"), ("ts", "<i8")])
 INDEX_PERIOD_US = 2000
 METAVISION_CHUNK = 16384
-ECF_FILTER_ID = 0x8ECF
 DEFAULT_CHUNK_EVENTS = 1 << 18
 
 _PLUGIN_FILTERS = {
@@ -111,10 +129,22 @@ def describe_h5(f: h5py.File, limit: int = 30) -> str:
     return ", ".join(found) if found else "nothing (no groups or datasets)"
 
 
+def filter_ids(dset: h5py.Dataset) -> list[int]:
+    """The filter ids of ``dset``'s pipeline, in order (empty when it is stored unfiltered)."""
+    dcpl = dset.id.get_create_plist()
+    return [dcpl.get_filter(i)[0] for i in range(dcpl.get_nfilters())]
+
+
+def is_ecf(dset: h5py.Dataset) -> bool:
+    """True when ``dset`` is chunked and its only filter is Prophesee's ECF (what Metavision writes)."""
+    return dset.chunks is not None and filter_ids(dset) == [ECF_FILTER_ID]
+
+
 def check_filters(path: str, dset: h5py.Dataset) -> None:
     """Raise :class:`UnsupportedCodecError` when ``dset`` uses a compression filter this build lacks.
 
-    Looks at the dataset's filter pipeline only: no data is read.
+    Looks at the dataset's filter pipeline only: no data is read. (ECF alone on Metavision's
+    ``/CD/events`` is decoded by :class:`MetavisionH5Reader` and never comes here.)
     """
     dcpl = dset.id.get_create_plist()
     for i in range(dcpl.get_nfilters()):
@@ -125,8 +155,9 @@ def check_filters(path: str, dset: h5py.Dataset) -> None:
             raise UnsupportedCodecError(
                 path,
                 None,
-                f"{dset.name} is compressed with Prophesee's ECF codec (ECF, HDF5 filter 0x8ECF): "
-                "decoding ECF is not yet supported (no HDF5 plugin for it is installed either)",
+                f"{dset.name} is compressed with Prophesee's ECF codec (ECF, HDF5 filter 0x8ECF) "
+                f"in the pipeline {filter_ids(dset)}: spikesight decodes ECF only as the only filter "
+                "of a Metavision /CD/events dataset, and no HDF5 plugin for ECF is installed",
             )
         label = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
         raise UnsupportedCodecError(
@@ -135,6 +166,17 @@ def check_filters(path: str, dset: h5py.Dataset) -> None:
             f"{dset.name} is compressed with HDF5 filter {code} (0x{code:X}, {label!r}), "
             "which is not available in this build (hdf5plugin provides Blosc, Zstd, LZ4, Bitshuffle, ...)",
         )
+
+
+def codec_name(dset: h5py.Dataset) -> str:
+    """The dataset's filter pipeline in words: ``"none"``, ``"ecf"``, ``"shuffle+deflate"``, ..."""
+    dcpl = dset.id.get_create_plist()
+    names = []
+    for i in range(dcpl.get_nfilters()):
+        code, _flags, _values, name = dcpl.get_filter(i)
+        label = name.decode(errors="replace").split(" ")[0] if isinstance(name, bytes) else str(name)
+        names.append("ecf" if code == ECF_FILTER_ID else label or f"0x{code:X}")
+    return "+".join(names) or "none"
 
 
 def chunk_rows(dset: h5py.Dataset) -> int:
@@ -221,6 +263,16 @@ class H5EventSource(EventSource):
         """External triggers with ``t_lo <= t < t_hi`` (None: unbounded), read forward via ``state``."""
         return None
 
+    def _checked_block(self, prev_t: int | None) -> np.ndarray | None:
+        """The rows of the last :meth:`_read_rows` as a fresh event array when the layout has
+        proved them good already (geometry, polarity, time order after ``prev_t``), else None
+        (then the shared checks run)."""
+        return None
+
+    def _block_skipped(self) -> dict[str, int]:
+        """Rows the last :meth:`_read_rows` dropped (lenient mode), by reason."""
+        return {}
+
     def _close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -289,25 +341,32 @@ class H5EventSource(EventSource):
             except OSError as exc:
                 raise self._io_error(exc, a, b) from exc
             cp = Checkpoint(a, prev_t)
-            t_lo = None if a == 0 else int(cols[3][0]) + self._t_offset
-            ev = np.empty(b - a, dtype=EVENT_DTYPE)
-            k, counts, bad, reason, last, started = _compact(
-                *cols,
-                self._t_offset,
-                w,
-                h,
-                0 if prev_t is None else prev_t,
-                prev_t is not None,
-                self.strict,
-                ev["x"],
-                ev["y"],
-                ev["p"],
-                ev["t"],
-            )
-            if bad >= 0 and self.strict:
-                raise self._bad_row(reason, cols, bad, a, last)
-            prev_t = last if started else None
+            t_lo = None if a == 0 or not len(cols[3]) else int(cols[3][0]) + self._t_offset
+            ev = self._checked_block(prev_t)
+            if ev is not None:
+                k, counts = len(ev), ()
+                if k:
+                    prev_t = int(ev["t"][-1])
+            else:
+                ev = np.empty(len(cols[3]), dtype=EVENT_DTYPE)
+                k, counts, bad, reason, last, started = _compact(
+                    *cols,
+                    self._t_offset,
+                    w,
+                    h,
+                    0 if prev_t is None else prev_t,
+                    prev_t is not None,
+                    self.strict,
+                    ev["x"],
+                    ev["y"],
+                    ev["p"],
+                    ev["t"],
+                )
+                if bad >= 0 and self.strict:
+                    raise self._bad_row(reason, cols, bad, a, last)
+                prev_t = last if started else None
             skipped = {_REASONS[r]: int(c) for r, c in enumerate(counts) if c}
+            skipped.update(self._block_skipped())
             t_hi = None if b >= self._rows or not self._has_triggers else self._t_at(b)
             trig = self._triggers_between(t_lo, t_hi, trig_state)
             other = {}
@@ -393,6 +452,115 @@ def _compact(x, y, p, t, t_offset, width, height, prev_t, started, stop_at_bad, 
     return k, counts, first_bad, first_reason, last, started
 
 
+class EcfChunks:
+    """The raw chunks of an ECF-compressed ``/CD/events``, read with ``read_direct_chunk`` and
+    decoded by :mod:`.ecf`, several chunks per call (in parallel with ``threads > 1``).
+
+    A chunk whose filter mask has bit 0 set was stored unfiltered (the ECF filter is optional
+    in the pipeline) and holds plain 16-byte records. Each ECF chunk must announce exactly the
+    rows the dataset's shape gives it. Errors name the chunk and its byte offset in the file.
+    """
+
+    def __init__(self, path: str, dset: h5py.Dataset, threads: int) -> None:
+        self.path = path
+        self.dset = dset
+        self.rows = int(dset.shape[0])
+        self.chunk = chunk_rows(dset)
+        self.threads = threads
+        self._buf = np.empty(0, np.uint8)
+        self._cached: tuple[int, np.ndarray] | None = None
+
+    def _where(self, k: int) -> str:
+        a = k * self.chunk
+        return f"{self.dset.name} chunk {k} (rows {a}..{min(a + self.chunk, self.rows) - 1})"
+
+    def read(
+        self, a: int, b: int, strict: bool, width: int, height: int
+    ) -> tuple[np.ndarray, bool, dict[str, int]]:
+        """Rows ``[a, b)`` as a fresh event array, whether they are proved good (inside
+        ``width x height``, polarity 0/1, time never decreasing), and the rows skipped (lenient)."""
+        c = self.chunk
+        k0, k1 = a // c, -(-b // c)
+        ids = self.dset.id
+        infos = [ids.get_chunk_info_by_coord((k * c,)) for k in range(k0, k1)]
+        sizes = np.array([0 if i.byte_offset is None else i.size for i in infos], np.int64)
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        if len(self._buf) < int(ends[-1]):
+            self._buf = np.empty(int(ends[-1] * 1.25) + 64, np.uint8)
+        buf = self._buf
+        want = np.minimum(c, self.rows - np.arange(k0, k1, dtype=np.int64) * c)
+        bases = np.arange(k1 - k0, dtype=np.int64) * c
+        out = np.empty(int(bases[-1] + want[-1]), dtype=EVENT_DTYPE)
+        bad: dict[int, EventFormatError] = {}
+        plain: list[int] = []
+        for j, info in enumerate(infos):
+            if info.byte_offset is None:
+                bad[j] = EventFormatError(
+                    self.path,
+                    None,
+                    f"{self._where(k0 + j)} is not stored in the file (an unfinished recording?)",
+                )
+                continue
+            ids.read_direct_chunk(info.chunk_offset, out=buf[starts[j] : ends[j]])
+            if info.filter_mask & 1:  # the optional ECF filter was skipped: plain records
+                plain.append(j)
+                n = int(want[j])
+                if sizes[j] < 16 * n:
+                    bad[j] = EventFormatError(
+                        self.path,
+                        info.byte_offset,
+                        f"{self._where(k0 + j)} is stored unfiltered but holds {sizes[j]} bytes "
+                        f"for {n} events of 16 bytes",
+                    )
+                else:
+                    out[bases[j] : bases[j] + n] = np.frombuffer(buf, CD_DTYPE, n, int(starts[j]))
+        ecf = np.array([j for j in range(len(infos)) if j not in bad and j not in plain], np.int64)
+        summary = decode_batch(buf, starts[ecf], ends[ecf], want[ecf], bases[ecf], out, self.threads)
+        for row, j in zip(summary, ecf.tolist(), strict=True):
+            if row[S_STATUS]:
+                off = int(row[S_OFFSET])
+                msg = f"{self._where(k0 + j)}: {problem(int(row[S_STATUS]), off, int(row[S_COUNT]))}"
+                bad[j] = EcfChunkError(self.path, int(infos[j].byte_offset) + off, msg, off)
+        if bad and strict:
+            raise bad[min(bad)]
+        lo, hi = a - k0 * c, b - k0 * c
+        if bad:
+            keep = np.ones(len(out), bool)
+            for j in bad:
+                keep[bases[j] : bases[j] + want[j]] = False
+            keep = keep[lo:hi]
+            return out[lo:hi][keep], False, {"ecf_chunk": int(np.count_nonzero(~keep))}
+        proved = (
+            not plain
+            and int(summary[:, S_MAX_X].max()) < width
+            and int(summary[:, S_MAX_Y].max()) < height
+            and bool(summary[:, S_ORDERED].all())
+            and bool(np.all(out["t"][bases[1:]] >= out["t"][bases[1:] - 1]))
+        )
+        if lo or hi != len(out):
+            out = out[lo:hi].copy()
+        return out, proved, {}
+
+    def t_at(self, i: int) -> int:
+        """The time of row ``i``: from the chunk header for a chunk's first row (when its first
+        time token adds nothing to t0, as encoders write it), else by decoding its chunk (the
+        last decoded chunk is kept)."""
+        k, r = divmod(i, self.chunk)
+        if r == 0:
+            info = self.dset.id.get_chunk_info_by_coord((i,))
+            if info.byte_offset is not None and not info.filter_mask & 1 and info.size > HEADER_BYTES:
+                head = np.empty(info.size, np.uint8)
+                self.dset.id.read_direct_chunk(info.chunk_offset, out=head)
+                if head[HEADER_BYTES] >> 4 == 0:
+                    return int(head[4:12].view("<i8")[0])
+        if self._cached is None or self._cached[0] != k:
+            a = k * self.chunk
+            ev, _, _ = self.read(a, min(a + self.chunk, self.rows), True, 1 << 16, 1 << 16)
+            self._cached = (k, ev)
+        return int(self._cached[1]["t"][r])
+
+
 class MetavisionH5Reader(H5EventSource):
     """Reads Metavision HDF5 files (``/CD/events``, ``/CD/indexes``, ``/EXT_TRIGGER/events``).
 
@@ -400,8 +568,11 @@ class MetavisionH5Reader(H5EventSource):
     stands in when it is missing). Seeks read one entry of ``/CD/indexes`` and check it with
     one row of ``/CD/events``; a missing or wrong index falls back to a binary search.
     External triggers come with the chunks (``Chunk.triggers``) and in :attr:`triggers`.
-    A file compressed with ECF raises :class:`UnsupportedCodecError` on opening, before any
-    data is read.
+
+    ECF-compressed ``/CD/events`` (what the Metavision SDK writes) is decoded by spikesight's
+    own codec, ``threads`` chunks at a time (default: the CPUs this process may use); a chunk
+    that does not decode raises :class:`~.ecf.EcfChunkError` naming the chunk and its byte
+    offset in the file, or, with ``strict=False``, is skipped and counted as ``ecf_chunk``.
     """
 
     layout = "metavision"
@@ -413,8 +584,10 @@ class MetavisionH5Reader(H5EventSource):
         strict: bool = True,
         geometry: tuple[int, int] | None = None,
         chunk_events: int = DEFAULT_CHUNK_EVENTS,
+        threads: int | None = None,
     ) -> None:
         super().__init__(path, strict, chunk_events)
+        self._threads = usable_cpus() if threads is None else max(1, int(threads))
         f = self._file = open_h5(self.path)
         try:
             self._open(f, geometry)
@@ -430,9 +603,21 @@ class MetavisionH5Reader(H5EventSource):
                 path, None, f"no /CD/events dataset (Metavision layout); found: {describe_h5(f)}"
             )
         check_numeric_fields(path, cd, ("x", "y", "p", "t"))
-        check_filters(path, cd)
+        self._ecf: EcfChunks | None = None
+        if is_ecf(cd):
+            if cd.dtype.itemsize != CD_DTYPE.itemsize or any(
+                cd.dtype.fields[k][1] != CD_DTYPE.fields[k][1] for k in "xypt"
+            ):
+                raise HeaderError(
+                    path, None, f"{cd.name} is ECF-compressed but not laid out as EventCD: {cd.dtype}"
+                )
+            self._ecf = EcfChunks(path, cd, self._threads)
+        else:
+            check_filters(path, cd)
         self._cd = cd
         self._buf: np.ndarray | None = None
+        self._block: np.ndarray | None = None
+        self._skipped: dict[str, int] = {}
         self._where = cd.name
         meta = {k: attr_text(v) for k, v in f.attrs.items()}
         if geometry is None:
@@ -454,6 +639,7 @@ class MetavisionH5Reader(H5EventSource):
             self._trig = trig
             self._has_triggers = True
         meta["layout"] = self.layout
+        meta["compression"] = codec_name(cd)
         n = self._rows
         self.info = StreamInfo(
             width=int(geometry[0]), height=int(geometry[1]), format="hdf5", path=path, metadata=meta
@@ -481,6 +667,10 @@ class MetavisionH5Reader(H5EventSource):
         return idx, -offset
 
     def _read_rows(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if self._ecf is not None:
+            ev, proved, self._skipped = self._ecf.read(a, b, self.strict, self.info.width, self.info.height)
+            self._block = ev if proved else None
+            return ev["x"], ev["y"], ev["p"], ev["t"]
         buf = self._buf
         if buf is None or len(buf) < b - a:
             buf = self._buf = np.empty(self._grid, dtype=self._cd.dtype)
@@ -488,7 +678,19 @@ class MetavisionH5Reader(H5EventSource):
         raw = buf[: b - a]
         return raw["x"], raw["y"], raw["p"], raw["t"]
 
+    def _checked_block(self, prev_t: int | None) -> np.ndarray | None:
+        ev, self._block = self._block, None
+        if ev is None or (prev_t is not None and len(ev) and int(ev["t"][0]) < prev_t):
+            return None
+        return ev
+
+    def _block_skipped(self) -> dict[str, int]:
+        skipped, self._skipped = self._skipped, {}
+        return skipped
+
     def _t_at(self, i: int) -> int:
+        if self._ecf is not None:
+            return self._ecf.t_at(i)
         try:
             return int(self._cd[i]["t"])
         except OSError as exc:
@@ -567,28 +769,31 @@ class MetavisionH5Reader(H5EventSource):
 
 
 def index_entries(
-    t_rel: np.ndarray,
+    t: np.ndarray,
+    t_first: int,
     first_id: int,
     next_period: int,
     last: tuple[int, int],
 ) -> tuple[np.ndarray, int, tuple[int, int]]:
-    """Metavision index entries for a time-sorted block of relative times ``t_rel`` (µs).
+    """Metavision index entries for a time-sorted block of times ``t`` (µs; relative to ``t_first``,
+    the first time of the table).
 
     ``first_id`` is the id of the block's first event, ``next_period`` the first 2000 µs period
     without an entry yet, ``last`` the entry written before. Returns the entries of periods
-    ``next_period .. t_rel[-1] // 2000`` (the first event of each, or the previous entry for a
-    period without events), then the updated ``next_period`` and ``last``.
+    ``next_period .. (t[-1] - t_first) // 2000`` (the first event of each, or the previous entry for
+    a period without events), then the updated ``next_period`` and ``last``. Only a binary search
+    per period touches ``t``.
     """
-    per = t_rel // INDEX_PERIOD_US
-    q_last = int(per[-1])
+    q_last = (int(t[-1]) - t_first) // INDEX_PERIOD_US
     if q_last < next_period:
         return np.empty(0, dtype=INDEX_DTYPE), next_period, last
     q = np.arange(next_period, q_last + 1, dtype=np.int64)
-    pos = np.searchsorted(per, q, side="left")
-    has = per[pos] == q
+    pos = np.searchsorted(t, t_first + q * INDEX_PERIOD_US, side="left")  # < len(t): q <= q_last
+    t_rel = t[pos] - t_first
+    has = t_rel < (q + 1) * INDEX_PERIOD_US
     src = np.maximum.accumulate(np.where(has, np.arange(len(q)), -1))
     ids = np.where(src >= 0, first_id + pos[np.maximum(src, 0)], last[0])
-    ts = np.where(src >= 0, t_rel[pos[np.maximum(src, 0)]], last[1])
+    ts = np.where(src >= 0, t_rel[np.maximum(src, 0)], last[1])
     out = np.empty(len(q), dtype=INDEX_DTYPE)
     out["id"] = ids
     out["ts"] = ts
@@ -596,12 +801,23 @@ def index_entries(
 
 
 class _IndexedTable:
-    """One growable Metavision table (events + indexes) written in whole chunks."""
+    """One growable Metavision table (events + indexes) written in whole chunks.
 
-    def __init__(self, events: h5py.Dataset, indexes: h5py.Dataset, chunk: int) -> None:
+    With ``ecf_threads`` set, the events are ECF-encoded here and stored chunk by chunk with
+    ``write_direct_chunk`` (filter mask 0), as the Metavision SDK stores them; the last chunk
+    holds only the events that are left. Whole chunks are encoded straight from the caller's
+    array (no copy); only the unfinished chunk is kept, copied.
+    """
+
+    ECF_BATCH = 64  # chunks encoded per call (bounds the encoder's scratch memory)
+
+    def __init__(
+        self, events: h5py.Dataset, indexes: h5py.Dataset, chunk: int, ecf_threads: int | None = None
+    ) -> None:
         self.events = events
         self.indexes = indexes
         self.chunk = chunk
+        self.ecf_threads = ecf_threads
         self.pending: list[np.ndarray] = []
         self.pending_n = 0
         self.rows = 0
@@ -615,15 +831,44 @@ class _IndexedTable:
             self.t_first = int(records["t"][0])
             _set_text_attr(self.indexes, "offset", str(-self.t_first))
             self._append_index(np.array([(0, -1)], dtype=INDEX_DTYPE))
-        t_rel = records["t"] - self.t_first
         entries, self.next_period, self.last = index_entries(
-            t_rel, self.rows + self.pending_n, self.next_period, self.last
+            records["t"], self.t_first, self.rows + self.pending_n, self.next_period, self.last
         )
         self._append_index(entries)
+        if self.ecf_threads is not None:
+            self._append_ecf(records)
+            return
         self.pending.append(records)
         self.pending_n += len(records)
         if self.pending_n >= 64 * self.chunk:
             self.flush(whole_chunks=True)
+
+    def _append_ecf(self, records: np.ndarray) -> None:
+        if self.pending_n:
+            head = concat_events([*self.pending, records[: self.chunk - self.pending_n]])
+            records = records[self.chunk - self.pending_n :]
+            self.pending, self.pending_n = [head], len(head)
+            if len(head) < self.chunk:
+                return
+            self.flush()
+        whole = (len(records) // self.chunk) * self.chunk
+        if whole:
+            self._write_ecf(records[:whole])
+        rest = records[whole:]
+        self.pending = [rest.copy()] if len(rest) else []
+        self.pending_n = len(rest)
+
+    def _write_ecf(self, data: np.ndarray) -> None:
+        """Encode ``data`` (starting on a chunk boundary) and store it, chunk by chunk."""
+        self.events.resize((self.rows + len(data),))
+        ids = self.events.id
+        step = self.ECF_BATCH * self.chunk
+        for lo in range(0, len(data), step):
+            part = data[lo : lo + step]
+            buf, starts, sizes = encode_chunks(part, self.chunk, threads=self.ecf_threads, check=False)
+            for k, (a, size) in enumerate(zip(starts.tolist(), sizes.tolist(), strict=True)):
+                ids.write_direct_chunk((self.rows + lo + k * self.chunk,), buf[a : a + size], filter_mask=0)
+        self.rows += len(data)
 
     def _append_index(self, entries: np.ndarray) -> None:
         if len(entries):
@@ -636,7 +881,9 @@ class _IndexedTable:
             return
         data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
         n = (len(data) // self.chunk) * self.chunk if whole_chunks else len(data)
-        if n:
+        if n and self.ecf_threads is not None:
+            self._write_ecf(data[:n])
+        elif n:
             self.events.resize((self.rows + n,))
             self.events[self.rows :] = data[:n]
             self.rows += n
@@ -648,13 +895,17 @@ class _IndexedTable:
 class MetavisionH5Writer(EventWriter):
     """Writes Metavision HDF5 files that :class:`MetavisionH5Reader` and h5py read back exactly.
 
-    ``compression``: ``"gzip"`` (with byte shuffle; ``level`` 0-9, default 4), ``"lzf"``,
-    ``"none"``, or an ``hdf5plugin`` filter name (``"blosc"``, ``"blosc2"``, ``"zstd"``, ``"lz4"``,
-    ``"bitshuffle"``, ``"bzip2"``). Tables, chunk size (16384), indexes, the uncompressed
-    ``/EXT_TRIGGER`` tables and root attributes follow the Metavision SDK's writer, but the SDK's
-    reader only decodes ECF-compressed ``/CD/events``, which this writer cannot produce yet; use
-    h5py (with hdf5plugin) or spikesight to read these files. ``metadata`` adds root string
-    attributes (serial_number, generation, ...).
+    ``compression``: ``"ecf"`` (the default, as the Metavision SDK writes: Prophesee's codec,
+    HDF5 filter 0x8ECF, read by the SDK and by Prophesee's HDF5 plugin), ``"gzip"`` (with byte
+    shuffle; ``level`` 0-9, default 4), ``"lzf"``, ``"none"``, or an ``hdf5plugin`` filter name
+    (``"blosc"``, ``"blosc2"``, ``"zstd"``, ``"lz4"``, ``"bitshuffle"``, ``"bzip2"``); files with
+    those read in h5py without a Prophesee plugin. ECF holds x and y up to 2047 and chunks of at
+    most 65535 events: a larger geometry raises ``ValueError``, unless ``fallback`` names the
+    compression to use instead. Events must come in time order (every writer checks it).
+    ``threads``: chunks encoded in parallel (default: the usable CPUs, at most 4).
+    Tables, chunk size (16384), indexes, the uncompressed ``/EXT_TRIGGER`` tables and root
+    attributes follow the Metavision SDK's writer. ``metadata`` adds root string attributes
+    (serial_number, generation, ...).
     """
 
     def __init__(
@@ -662,17 +913,27 @@ class MetavisionH5Writer(EventWriter):
         path: str | os.PathLike,
         width: int,
         height: int,
-        compression: str | None = "gzip",
+        compression: str | None = "ecf",
         *,
         level: int | None = None,
         chunk_size: int = METAVISION_CHUNK,
         metadata: Mapping[str, object] | None = None,
+        fallback: str | None = None,
+        threads: int | None = None,
     ) -> None:
         super().__init__(path, width, height)
         if not 0 < self.width <= 65535 or not 0 < self.height <= 65535:
             raise ValueError(
                 f"{self.path}: geometry {self.width}x{self.height} does not fit 16-bit coordinates"
             )
+        chunk_size = int(chunk_size)
+        if chunk_size <= 0:
+            raise ValueError(f"{self.path}: chunk_size must be positive, got {chunk_size}")
+        compression = self._ecf_or_fallback(compression, fallback, chunk_size)
+        ecf_threads = None
+        if compression == "ecf":
+            ecf_threads = min(4, usable_cpus()) if threads is None else max(1, int(threads))
+        self.compression = compression
         filters = _compression_args(self.path, compression, level)
         self._f = h5py.File(self.path, "w")
         try:
@@ -685,22 +946,49 @@ class MetavisionH5Writer(EventWriter):
             self._cd = _IndexedTable(
                 f.create_dataset("CD/events", dtype=CD_DTYPE, **kw, **filters),
                 f.create_dataset("CD/indexes", dtype=INDEX_DTYPE, **kw),
-                int(chunk_size),
+                chunk_size,
+                ecf_threads,
             )
             self._trig = _IndexedTable(
                 f.create_dataset("EXT_TRIGGER/events", dtype=EXT_TRIGGER_DTYPE, **kw),
                 f.create_dataset("EXT_TRIGGER/indexes", dtype=INDEX_DTYPE, **kw),
-                int(chunk_size),
+                chunk_size,
             )
         except BaseException:
             self._f.close()
             raise
         self._last_trigger_t: int | None = None
 
+    def _ecf_or_fallback(self, compression: str | None, fallback: str | None, chunk_size: int) -> str:
+        """``compression`` as a name; ECF is replaced by ``fallback`` (or refused) where it cannot
+        hold the data."""
+        name = "none" if compression is None else str(compression).lower()
+        if name != "ecf":
+            return name
+        why = None
+        if self.width > MAX_COORD + 1 or self.height > MAX_COORD + 1:
+            why = (
+                f"ECF stores x and y in 11 bits (0..{MAX_COORD}); a {self.width}x{self.height} "
+                "geometry does not fit"
+            )
+        elif chunk_size > MAX_CHUNK_EVENTS:
+            why = f"an ECF chunk holds at most {MAX_CHUNK_EVENTS} events, not chunk_size={chunk_size}"
+        if why is None:
+            return name
+        if fallback is None:
+            raise ValueError(
+                f"{self.path}: {why}; choose another compression (compression='gzip'), "
+                "or fallback='gzip' to use it only where ECF cannot hold the data"
+            )
+        log.info("%s: %s; writing with %r instead", self.path, why, fallback)
+        return self._ecf_or_fallback(fallback, None, chunk_size)
+
     def _write(self, events: np.ndarray) -> None:
-        p = events["p"]
-        if bool(np.any((p != 0) & (p != 1))):
+        if bool(np.any(events["p"].view(np.uint16) > 1)):
             raise ValueError(f"{self.path}: polarity must be 0 or 1")
+        if self._cd.ecf_threads is not None:  # encoded now, or copied where it waits
+            self._cd.append(events)
+            return
         rec = np.empty(len(events), dtype=CD_DTYPE)
         for name in ("x", "y", "p", "t"):
             rec[name] = events[name]
@@ -753,9 +1041,13 @@ def _compression_args(path: str, compression: str | None, level: int | None) -> 
             raise ValueError(f"{path}: compression {name!r} takes no level")
         return dict(cls(clevel=int(level)))
     if name == "ecf":
-        raise UnsupportedCodecError(path, None, "writing ECF (HDF5 filter 0x8ECF) is not yet supported")
+        if level is not None:
+            raise ValueError(f"{path}: compression 'ecf' takes no level")
+        # what the Metavision SDK declares: filter 0x8ECF, optional, no parameters; the chunks
+        # are encoded here and written raw, so no plugin is needed
+        return {"compression": ECF_FILTER_ID, "allow_unknown_filter": True}
     raise ValueError(
-        f"{path}: unknown compression {compression!r}; use 'gzip', 'lzf', 'none' or one of "
+        f"{path}: unknown compression {compression!r}; use 'ecf', 'gzip', 'lzf', 'none' or one of "
         f"{sorted(_PLUGIN_FILTERS)}"
     )
 

@@ -42,7 +42,7 @@ for _spec in (
                "spikesight.io.evt2:Evt2Writer"),
     FormatSpec("dat", "Prophesee DAT (Gen1 / 1Mpx datasets)", ("_td.dat", ".dat"),
                "spikesight.io.dat:DatReader", "spikesight.io.dat:DatWriter", _is_dat),
-    FormatSpec("hdf5", "HDF5: Metavision (CD/events), MVSEC (davis/*/events), DSEC (events/x,y,t,p)",
+    FormatSpec("hdf5", "HDF5: Metavision (CD/events; ECF, gzip, hdf5plugin filters), MVSEC, DSEC",
                (".hdf5", ".h5"), "spikesight.io.hdf5:open_hdf5", "spikesight.io.hdf5:MetavisionH5Writer",
                _starts(HDF5_MAGIC)),
     FormatSpec("aedat4", "iniVation AEDAT 4.0 (through dv-processing)", (".aedat4",),

@@ -1,6 +1,7 @@
 """Metavision HDF5: golden files laid out by hand with h5py, the writer's layout and indexes against
 a slow model of the Metavision SDK's index writer, round trips, seeking through /CD/indexes,
-triggers, the ECF codec error, and bad input."""
+triggers, ECF-compressed files (the real EVK4 prefix, hand-made chunks, chunks stored unfiltered,
+corrupt and missing chunks, our writer against Prophesee's bytes), and bad input."""
 
 import itertools
 
@@ -25,7 +26,9 @@ from spikesight.io import (
     open_source,
     open_writer,
     read_events,
+    write_events,
 )
+from spikesight.io.ecf import EcfChunkError
 from spikesight.io.hdf5 import MetavisionH5Reader, MetavisionH5Writer, index_entries, open_hdf5
 
 CD = np.dtype(
@@ -43,6 +46,14 @@ INDEX = np.dtype([("id", "<u8"), ("ts", "<i8")])
 ECF_ID = 0x8ECF
 needs_no_ecf_plugin = pytest.mark.skipif(
     h5py.h5z.filter_avail(ECF_ID), reason="an ECF HDF5 plugin is installed"
+)
+# two events composed by hand in ECF: n = 2 in packed y/x/p; t0 = 100; a token for 1 event at +0 and
+# one for 1 event at +3; v = y << 12 | x << 1 | p = 0x4007 (3, 4, 1) and 0x600A (5, 6, 0) in three u32
+ECF_TWO = (
+    (2 << 2 | 2).to_bytes(4, "little")
+    + (100).to_bytes(8, "little")
+    + bytes([0x01, 0x31])
+    + b"".join(v.to_bytes(4, "little") for v in (0x4007 << 8 | 0x0A, 0x60 << 16, 0))
 )
 
 
@@ -157,7 +168,8 @@ def test_writer_layout_matches_metavision(tmp_path):
     t = [1000, 1500, 3999, 4000, 9000, 9001]
     ev = make_events([1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5], [1, 0, 1, 0, 1, 0], t)
     path = tmp_path / "out.hdf5"
-    with MetavisionH5Writer(path, 1280, 720, metadata={"serial_number": "abc", "generation": "4.2"}) as w:
+    meta = {"serial_number": "abc", "generation": "4.2"}
+    with MetavisionH5Writer(path, 1280, 720, compression="gzip", metadata=meta) as w:
         w.write(ev)
         w.write_triggers(np.array([(1, 1200, 0), (0, 5200, 0)], dtype=TRIGGER_DTYPE))
     with h5py.File(path, "r") as f:
@@ -194,18 +206,70 @@ def test_writer_layout_matches_metavision(tmp_path):
         }
 
 
+def test_ecf_is_the_default_with_metavisions_layout(data_dir, tmp_path):
+    """The writer declares the filter as the Metavision SDK does (the real file's pipeline), stores
+    whole chunks and a last chunk holding only what is left, each announcing its own count."""
+    n = 16384 + 100
+    rng = np.random.default_rng(3)
+    ev = make_events(
+        rng.integers(0, 1280, n), rng.integers(0, 720, n), rng.integers(0, 2, n), np.arange(n) // 3
+    )
+    path = tmp_path / "ecf.hdf5"
+    with open_writer(path, 1280, 720) as w:
+        assert isinstance(w, MetavisionH5Writer) and w.compression == "ecf"
+        w.write(ev[:5000])
+        w.write(ev[5000:])
+    with h5py.File(path, "r") as f, h5py.File(data_dir / "evk4_ecf_prefix.hdf5", "r") as real:
+        d = f["CD/events"]
+        pipeline = d.id.get_create_plist()
+        real_pipeline = real["CD/events"].id.get_create_plist()
+        assert pipeline.get_nfilters() == 1
+        assert pipeline.get_filter(0)[:3] == real_pipeline.get_filter(0)[:3] == (ECF_ID, 1, ())
+        assert d.dtype == CD and d.chunks == (16384,) and d.maxshape == (None,) and d.shape == (n,)
+        for k, count in ((0, 16384), (16384, 100)):
+            mask, raw = d.id.read_direct_chunk((k,))
+            assert mask == 0 and int.from_bytes(raw[:4], "little") >> 2 == count
+        assert f["CD/indexes"][:].tolist() == reference_indexes(ev["t"])
+    with open_source(path) as src:
+        assert src.info.metadata["compression"] == "ecf"
+        np.testing.assert_array_equal(np.concatenate(list(src)), ev)
+
+
+def test_ecf_writes_of_any_size_and_a_reused_buffer(tmp_path):
+    """Whole chunks are encoded from the caller's array at once; the unfinished one is copied, so a
+    caller may refill its buffer after each write."""
+    rng = np.random.default_rng(11)
+    n = 300
+    ev = make_events(rng.integers(0, 64, n), rng.integers(0, 48, n), rng.integers(0, 2, n), np.arange(n) * 7)
+    sizes = [1, 2, 5, 8, 9, 30, 1, 64, 100]
+    sizes.append(n - sum(sizes))
+    buf = np.empty(max(sizes), dtype=ev.dtype)
+    path = tmp_path / "pieces.hdf5"
+    with MetavisionH5Writer(path, 64, 48, chunk_size=8) as w:
+        a = 0
+        for size in sizes:
+            buf[:size] = ev[a : a + size]
+            w.write(buf[:size])
+            buf[:] = make_events([63] * len(buf), [47] * len(buf), [0] * len(buf), [10**9] * len(buf))
+            a += size
+    np.testing.assert_array_equal(read_events(path), ev)
+    with h5py.File(path, "r") as f:
+        d = f["CD/events"]
+        counts = [int.from_bytes(d.id.read_direct_chunk((k,))[1][:4], "little") >> 2 for k in range(0, n, 8)]
+    assert counts == [8] * (n // 8) + [n % 8]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     t=st.lists(st.integers(0, 30_000), min_size=1, max_size=200).map(sorted),
     cuts=st.lists(st.integers(0, 200), max_size=5),
 )
 def test_index_entries_match_the_sdk_model(t, cuts):
-    t = np.asarray(t, dtype=np.int64)
-    t_rel = t - t[0]
+    t = np.asarray(t, dtype=np.int64) + 5_000_000
     entries, nxt, last = [(0, -1)], 0, (0, -1)
     bounds = sorted({0, len(t), *[c for c in cuts if c < len(t)]})
     for a, b in itertools.pairwise(bounds):
-        e, nxt, last = index_entries(t_rel[a:b], a, nxt, last)
+        e, nxt, last = index_entries(t[a:b], int(t[0]), a, nxt, last)
         entries += e.tolist()
     assert entries == reference_indexes(t)
 
@@ -214,7 +278,7 @@ def test_index_entries_match_the_sdk_model(t, cuts):
 @given(
     ev=events_strategy(),
     split=st.integers(0, 300),
-    compression=st.sampled_from(["gzip", "none", "blosc", "zstd", "lz4", "lzf"]),
+    compression=st.sampled_from(["ecf", "ecf", "gzip", "none", "blosc", "zstd", "lz4", "lzf"]),
 )
 def test_round_trip_is_exact(tmp_path_factory, ev, split, compression):
     path = tmp_path_factory.mktemp("rt") / "rt.hdf5"
@@ -254,10 +318,10 @@ def test_open_writer_picks_the_hdf5_writer(tmp_path):
 def test_writer_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="unknown compression"):
         MetavisionH5Writer(tmp_path / "a.hdf5", 4, 4, compression="snappy")
-    with pytest.raises(UnsupportedCodecError, match="ECF"):
-        MetavisionH5Writer(tmp_path / "b.hdf5", 4, 4, compression="ecf")
     with pytest.raises(ValueError, match="takes no level"):
         MetavisionH5Writer(tmp_path / "b.hdf5", 4, 4, compression="lz4", level=3)
+    with pytest.raises(ValueError, match="'ecf' takes no level"):
+        MetavisionH5Writer(tmp_path / "b.hdf5", 4, 4, level=3)
     with MetavisionH5Writer(tmp_path / "c.hdf5", 4, 4) as w:
         with pytest.raises(ValueError, match="polarity"):
             w.write(make_events([1], [1], [2], [5]))
@@ -267,6 +331,26 @@ def test_writer_rejects_bad_input(tmp_path):
         w.write_triggers(np.array([(1, 10, 0)], dtype=TRIGGER_DTYPE))
         with pytest.raises(ValueError, match="time order"):
             w.write_triggers(np.array([(1, 9, 0)], dtype=TRIGGER_DTYPE))
+
+
+def test_ecf_refuses_what_it_cannot_hold_or_falls_back(tmp_path):
+    with pytest.raises(ValueError, match=r"11 bits \(0\.\.2047\); a 2049x100 geometry.*fallback='gzip'"):
+        MetavisionH5Writer(tmp_path / "wide.hdf5", 2049, 100)
+    with pytest.raises(ValueError, match="at most 65535 events"):
+        MetavisionH5Writer(tmp_path / "big.hdf5", 64, 64, chunk_size=70_000)
+    ev = make_events([4095, 0], [1, 3000], [1, 0], [10, 11])
+    with MetavisionH5Writer(tmp_path / "wide.hdf5", 4096, 4096, fallback="gzip") as w:
+        assert w.compression == "gzip"
+        w.write(ev)
+    with h5py.File(tmp_path / "wide.hdf5", "r") as f:
+        assert f["CD/events"].compression == "gzip"
+    np.testing.assert_array_equal(read_events(tmp_path / "wide.hdf5"), ev)
+    with MetavisionH5Writer(tmp_path / "ok.hdf5", 2048, 2048, fallback="gzip") as w:
+        assert w.compression == "ecf"  # 2048 pixels: coordinates 0..2047 fit
+        w.write(make_events([2047], [2047], [1], [-5]))
+        with pytest.raises(ValueError, match="time order"):
+            w.write(make_events([1], [1], [1], [-6]))
+    np.testing.assert_array_equal(read_events(tmp_path / "ok.hdf5"), make_events([2047], [2047], [1], [-5]))
 
 
 # -- seeking, slicing, triggers per chunk -----------------------------------------------------
@@ -347,15 +431,160 @@ def test_delta_t_slices_and_triggers_across_blocks(tmp_path):
 # -- ECF --------------------------------------------------------------------------------------
 
 
-@needs_no_ecf_plugin
-def test_real_ecf_prefix_raises_unsupported_codec(data_dir):
+def ecf_file(path, chunks, rows, chunk=2, geometry="8x8", extra_filters=()):
+    """A file whose /CD/events declares ECF as the Metavision SDK does (optional, no parameters), with
+    raw chunks written by hand: ``chunks`` maps a chunk index to ``(bytes, filter mask)``; chunks not
+    listed stay unwritten."""
+    with h5py.File(path, "w") as f:
+        f.attrs["geometry"] = geometry
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_chunk((chunk,))
+        for code in (ECF_ID, *extra_filters):
+            dcpl.set_filter(code, h5py.h5z.FLAG_OPTIONAL)
+        space = h5py.h5s.create_simple((rows,), (h5py.h5s.UNLIMITED,))
+        h5py.h5d.create(f.create_group("CD").id, b"events", h5py.h5t.py_create(CD), space, dcpl=dcpl)
+        d = f["CD/events"]
+        for k, (data, mask) in chunks.items():
+            d.id.write_direct_chunk((k * chunk,), data, filter_mask=mask)
+    return path
+
+
+# (1, 1, 0, 50) twice, earlier than ECF_TWO: v = 0x1002 for both
+ECF_EARLY = (
+    (2 << 2 | 2).to_bytes(4, "little")
+    + (50).to_bytes(8, "little")
+    + bytes([0x02])
+    + b"".join(v.to_bytes(4, "little") for v in (0x1002 << 8 | 0x02, 0x10 << 16, 0))
+)
+
+
+def test_real_ecf_prefix_reads_exactly(data_dir):
+    """The first 10 chunks of a recording written by Prophesee's encoder: every event equals the same
+    recording's EVT3 events, and x, y, p its DAT events (whose clock starts 11,194,368 µs later)."""
     path = data_dir / "evk4_ecf_prefix.hdf5"
-    for opener in (open_source, open_hdf5, MetavisionH5Reader):
-        with pytest.raises(UnsupportedCodecError) as err:
-            opener(path)
-        assert "ECF, HDF5 filter 0x8ECF" in str(err.value)
-        assert "not yet supported" in str(err.value)
-        assert err.value.path == str(path)
+    evt3 = read_events(data_dir / "evk4_evt3_prefix.raw")
+    dat = read_events(data_dir / "evk4_td_prefix.dat")
+    for threads in (1, 2):
+        with open_source(path, threads=threads) as src:
+            assert isinstance(src, MetavisionH5Reader)
+            info = src.info
+            assert (info.width, info.height, info.event_count) == (1280, 720, 163_840)
+            assert (info.start_time, info.end_time) == (11_200_224, 11_589_245)
+            assert info.metadata["compression"] == "ecf" and info.metadata["generation"] == "4.2"
+            ev = np.concatenate(list(src))
+            assert len(src.triggers) == 0 and src.stats.skipped == {}
+        for k in "xypt":
+            np.testing.assert_array_equal(ev[k], evt3[k][: len(ev)])
+        for k in "xyp":
+            np.testing.assert_array_equal(ev[k][: len(dat)], dat[k])
+        assert set((ev["t"][: len(dat)] - dat["t"]).tolist()) == {11_194_368}
+
+
+def test_our_writer_rewrites_the_real_prefix_byte_for_byte(data_dir, tmp_path):
+    """Prophesee's chunks and index come back unchanged when its events go through our writer."""
+    src = data_dir / "evk4_ecf_prefix.hdf5"
+    out = tmp_path / "again.hdf5"
+    write_events(out, read_events(src), 1280, 720)
+    with h5py.File(src, "r") as a, h5py.File(out, "r") as b:
+        for k in range(0, 163_840, 16384):
+            assert a["CD/events"].id.read_direct_chunk((k,)) == b["CD/events"].id.read_direct_chunk((k,))
+        assert b["CD/indexes"][:].tolist() == a["CD/indexes"][:].tolist()
+        assert b["CD/indexes"].attrs["offset"] == a["CD/indexes"].attrs["offset"] == "-11200224"
+
+
+def test_seek_in_ecf_decodes_only_chunks_near_the_target(data_dir, monkeypatch):
+    path = data_dir / "evk4_ecf_prefix.hdf5"
+    ev = read_events(path)
+    src = MetavisionH5Reader(path, chunk_events=16384)
+    decoded = []
+    orig = src._ecf.read
+    monkeypatch.setattr(src._ecf, "read", lambda a, b, *rest: decoded.append(a // 16384) or orig(a, b, *rest))
+    monkeypatch.setattr(src, "_bisect", lambda t: pytest.fail("the index should have been enough"))
+    for target in (11_500_000, 11_200_224, 11_399_999, int(ev["t"][-1]), 11_250_001):
+        decoded.clear()
+        src.seek(target)
+        got = next(src.slices(n_events=1000))
+        np.testing.assert_array_equal(got, ev[ev["t"] >= target][:1000])
+        first = int(np.searchsorted(ev["t"], target)) // 16384
+        assert set(decoded) <= {first - 1, first, first + 1} and len(decoded) <= 4
+    src.close()
+
+
+def test_hand_made_ecf_chunks_and_a_chunk_stored_unfiltered(tmp_path):
+    """The ECF filter is optional: a chunk whose filter mask has bit 0 set holds plain records."""
+    plain = np.array([(7, 1, 1, 200), (0, 7, 0, 201)], dtype=CD).tobytes()
+    path = ecf_file(tmp_path / "mixed.hdf5", {0: (ECF_TWO, 0), 1: (plain, 1)}, 4)
+    assert read_events(path).tolist() == [(3, 4, 1, 100), (5, 6, 0, 103), (7, 1, 1, 200), (0, 7, 0, 201)]
+    bad_p = np.array([(7, 1, 3, 200), (0, 7, 0, 201)], dtype=CD).tobytes()
+    path = ecf_file(tmp_path / "plain_p.hdf5", {0: (ECF_TWO, 0), 1: (bad_p, 1)}, 4)
+    with pytest.raises(EventFormatError, match=r"\[2\]: polarity 3"):
+        read_events(path)
+
+
+def test_ecf_events_get_the_shared_checks(tmp_path):
+    path = ecf_file(tmp_path / "geo.hdf5", {0: (ECF_TWO, 0)}, 2, geometry="4x8")
+    with pytest.raises(CoordinateError, match=r"/CD/events\[1\]: event at x=5 y=6 lies outside the 4x8"):
+        read_events(path)
+    path = ecf_file(tmp_path / "order.hdf5", {0: (ECF_TWO, 0), 1: (ECF_EARLY, 0)}, 4)
+    with pytest.raises(TimeOrderError, match=r"\[2\]: time goes backwards: t=50 µs after t=103"):
+        read_events(path)
+    with open_source(path, strict=False) as src:
+        assert np.concatenate(list(src))["t"].tolist() == [100, 103]
+        assert src.stats.skipped == {"time_order": 2}
+
+
+def test_corrupt_ecf_chunk_names_file_chunk_and_byte_offset(tmp_path):
+    bad = ECF_TWO[:13] + bytes([0xF1] * 17) + ECF_TWO[13:]  # a 17-nibble gap after the first token
+    path = ecf_file(tmp_path / "bad.hdf5", {0: (ECF_TWO, 0), 1: (bad, 0)}, 4)
+    with h5py.File(path, "r") as f:
+        chunk_at = f["CD/events"].id.get_chunk_info_by_coord((2,)).byte_offset
+    with pytest.raises(EcfChunkError) as err:
+        read_events(path)
+    e = err.value
+    assert e.path == str(path) and e.chunk_offset == 29 and e.offset == chunk_at + 29
+    assert f"at byte {chunk_at + 29}: /CD/events chunk 1 (rows 2..3): a time gap of more than 16" in str(e)
+    with open_source(path, strict=False) as src:
+        assert np.concatenate(list(src))["t"].tolist() == [100, 103]
+        assert src.stats.skipped == {"ecf_chunk": 2}
+
+
+def test_missing_and_miscounted_ecf_chunks(tmp_path):
+    path = ecf_file(tmp_path / "gap.hdf5", {0: (ECF_TWO, 0), 2: (ECF_TWO, 0)}, 6)
+    with pytest.raises(EventFormatError, match=r"chunk 1 \(rows 2\.\.3\) is not stored"):
+        read_events(path)
+    with open_source(path, strict=False) as src:  # chunk 2 repeats chunk 0: its t=100 goes back
+        assert np.concatenate(list(src))["t"].tolist() == [100, 103, 103]
+        assert src.stats.skipped == {"ecf_chunk": 2, "time_order": 1}
+    path = ecf_file(tmp_path / "count.hdf5", {0: (ECF_TWO, 0), 1: (ECF_TWO, 0)}, 3)
+    with pytest.raises(EcfChunkError, match=r"chunk 1 \(rows 2\.\.2\): the header's event count differs"):
+        read_events(path)
+    path = ecf_file(tmp_path / "short.hdf5", {0: (b"\0" * 20, 1)}, 2)
+    with pytest.raises(EventFormatError, match="stored unfiltered but holds 20 bytes for 2 events"):
+        read_events(path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(edits=st.lists(st.tuples(st.integers(0, 25), st.integers(0, 255)), min_size=1, max_size=4))
+def test_mutated_file_chunks_give_events_or_an_event_format_error(tmp_path_factory, edits):
+    chunk = bytearray(ECF_TWO)
+    for pos, value in edits:
+        chunk[pos] = value
+    path = ecf_file(tmp_path_factory.mktemp("fz") / "f.hdf5", {0: (bytes(chunk), 0)}, 2, geometry="2048x2048")
+    try:
+        assert len(read_events(path)) == 2
+    except EventFormatError:
+        pass
+    with open_source(path, strict=False) as src:
+        assert sum(len(e) for e in src) + src.stats.total_skipped == 2
+
+
+@needs_no_ecf_plugin
+def test_ecf_with_another_filter_is_refused(tmp_path):
+    path = ecf_file(tmp_path / "two.hdf5", {}, 2, extra_filters=[2])
+    with pytest.raises(
+        UnsupportedCodecError, match=r"ECF, HDF5 filter 0x8ECF\) in the pipeline \[36559, 2\]"
+    ):
+        open_source(path)
 
 
 def test_ecf_prefix_keeps_a_consistent_metavision_layout(data_dir):
@@ -373,25 +602,6 @@ def test_ecf_prefix_keeps_a_consistent_metavision_layout(data_dir):
         assert int(f["CD/indexes"].attrs["offset"]) == -11200224
         assert f.attrs["geometry"] == "1280x720"
         assert f["EXT_TRIGGER/events"].dtype == TRIG
-
-
-@needs_no_ecf_plugin
-def test_ecf_is_detected_from_the_filter_pipeline_without_decoding(tmp_path):
-    path = tmp_path / "ecf.hdf5"
-    with h5py.File(path, "w") as f:
-        f.attrs["geometry"] = "1280x720"
-        d = f.create_dataset(
-            "CD/events",
-            shape=(8,),
-            maxshape=(None,),
-            chunks=(8,),
-            dtype=CD,
-            compression=ECF_ID,
-            allow_unknown_filter=True,
-        )
-        d.id.write_direct_chunk((0,), b"not ECF at all", filter_mask=0)
-    with pytest.raises(UnsupportedCodecError, match=r"ECF, HDF5 filter 0x8ECF\).*not yet supported"):
-        open_source(path)
 
 
 def test_other_missing_filter_is_named(tmp_path):
