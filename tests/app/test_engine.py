@@ -21,7 +21,7 @@ from .fakes import FailingSource, FakeDetector
 W, H = 64, 48
 
 
-def wait_for(cond, timeout=10.0):
+def wait_for(cond, timeout=30.0):  # generous: CI machines are slow and shared
     end = time.monotonic() + timeout
     while not cond():
         if time.monotonic() > end:
