@@ -135,3 +135,6 @@ def write_events(path: str | os.PathLike, events: np.ndarray, width: int, height
     """Write a whole event array to ``path`` in one call."""
     with open_writer(path, width, height, **kwargs) as w:
         w.write(events)
+
+
+from . import emulated_schemes as _emulated_schemes  # noqa: E402,F401 - registers video:, webcam: and sim:

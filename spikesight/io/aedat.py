@@ -1,6 +1,7 @@
 """iniVation AEDAT 3.1 (cAER, the DVS128 Gesture dataset) and AEDAT 2.0 (jAER, DVS128) files.
 
-Both are decoded here with numpy and numba; there is no writer (write AEDAT 4.0 instead).
+Both are decoded here with numpy and numba. AEDAT 3.1 is written by :mod:`.aedat31_writer`;
+AEDAT 2.0 is read only.
 
 AEDAT 3.1 (iniVation "AEDAT 3.1" page; libcaer ``events/common.h``, ``polarity.h``, ``special.h``):
 ``#`` header lines from ``#!AER-DAT3.1\\r\\n`` to ``#!END-HEADER\\r\\n`` (``#Format: RAW``,
