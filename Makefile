@@ -12,16 +12,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: $(VENV)/.installed
-	$(PY) -m ruff check spikesight tests bench
+	$(PY) -m ruff check spikesight tests bench tools
 	$(PY) -m pytest -q
 
 demo: $(VENV)/.installed
-	@echo "make demo: the demo (detection, depth and gesture on the bundled recording) is not built yet;"
-	@echo "it lands with the demo issue. For now it shows what the I/O layer reads from the demo-sized test recording:"
-	$(VENV)/bin/spikesight info tests/data/evk4_evt3_prefix.raw
+	tools/demo.sh
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check spikesight tests bench
+	$(PY) -m ruff check spikesight tests bench tools
 
 bench: $(VENV)/.installed
 	$(PY) bench/io.py
