@@ -26,6 +26,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/representations.py
 	$(PY) bench/snn.py
 	$(PY) bench/snn_memory.py
+	QT_QPA_PLATFORM=$${QT_QPA_PLATFORM:-offscreen} $(PY) bench/app.py
 
 screenshots: $(VENV)/.installed
 	tools/screenshots.sh
