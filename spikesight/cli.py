@@ -207,9 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("formats", help="list the file formats and what can be written")
     sp.set_defaults(func=cmd_formats)
 
+    from .io.live.cli import add_devices_parser
     from .io.sim.cli import add_simulate_parser
 
     add_simulate_parser(sub)
+    add_devices_parser(sub)
     return p
 
 

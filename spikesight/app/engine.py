@@ -7,6 +7,13 @@ time of events, renders the frame, cuts each running pipeline's windows and queu
 :class:`~.frames.Outbox`. Replaying a file, it paces frames to the display rate of wall-clock
 time (or goes as fast as it can); a live source paces itself. Commands from the GUI (play,
 pause, seek, new settings, recording) are thread-safe and take effect before the next frame.
+
+A live source that has more unread camera time than :data:`LIVE_MAX_BACKLOG_US` has its frames
+read (recorded, fed to pipelines) but not drawn (but for one every :data:`LIVE_MIN_DRAW_S`),
+counted as dropped, until it catches up. A live recording never holds the engine up: events the
+recorder had no room for, and those the source dropped while it ran, are reported with it
+(``"lost"``). ``stop``
+interrupts a live source waiting for its camera, so it never hangs.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 
 from ..io.events import EVENT_DTYPE
 from ..io.info import StreamInfo
+from ..io.live.base import SourceDisconnected
 from ..io.source import EventSlice, EventSource
 from ..perception.pipelines import Pipeline
 from . import groundtruth
@@ -37,6 +45,13 @@ log = logging.getLogger(__name__)
 
 #: A pacing clock more than this far behind starts again from now instead of catching up.
 MAX_LAG_S = 0.25
+#: A live source with more unread camera time than this (µs, or three frame periods if more)
+#: has frames read without being drawn until it catches up: the newest data wins the display.
+LIVE_MAX_BACKLOG_US = 100_000
+#: ... but one frame is drawn at least this often (s), however far behind.
+LIVE_MIN_DRAW_S = 0.5
+#: What :meth:`PlaybackEngine._frame_to` returns for a live frame read but not drawn.
+_SKIPPED: Any = object()
 
 
 class PipelineError(RuntimeError):
@@ -124,6 +139,9 @@ class PlaybackEngine:
         self._recorder: Recorder | None = None
         self._gt: np.ndarray | None = None
         self._recent: deque[tuple[int, int, np.ndarray]] = deque()
+        self._rec_dropped0 = 0
+        self._last_draw = 0.0
+        self._close_reason = "closed"
         self._cursor: int | None = None
         self._frame_t: int | None = None
         self._fed_until: int | None = None
@@ -176,6 +194,9 @@ class PlaybackEngine:
             self._cond.notify_all()
         if self._stage is not None:
             self._stage.cancel()
+        interrupt = getattr(self._src, "interrupt", None)
+        if interrupt is not None:
+            interrupt()  # a live source waiting for its camera returns now
 
     @property
     def dropped_windows(self) -> int:
@@ -202,6 +223,9 @@ class PlaybackEngine:
                 if (playing or not self.seekable) and not self._ended and "seek" not in cmds:
                     # a live stream is read while paused too (recording goes on); the view freezes
                     self._play_one(show=playing)
+        except SourceDisconnected as exc:
+            self._close_reason = f"source disconnected: {exc.reason}"
+            raise
         finally:
             self._close()
             self.done.set()
@@ -235,7 +259,7 @@ class PlaybackEngine:
     def _close(self) -> None:
         if self._stage is not None:
             self._stage.stop()
-        self._finish_recording("closed", wait=True)
+        self._finish_recording(self._close_reason, wait=True)
         if self._src is not None:
             self._src.close()
 
@@ -252,6 +276,7 @@ class PlaybackEngine:
             else:
                 self._finish_recording("replaced")
                 self._recorder = rec
+                self._rec_dropped0 = getattr(self._src, "dropped_events", 0)
         rerender = False
         if "settings" in cmds:
             old, new = self.settings, cmds["settings"]
@@ -275,7 +300,10 @@ class PlaybackEngine:
         t_end = None if self._cursor is None else self._cursor + s.period_us
         frame = self._frame_to(t_end)
         if frame is None:
-            self._at_end()
+            if not self._stopping:  # not an interrupted live source
+                self._at_end()
+            return
+        if frame is _SKIPPED:
             return
         if self._pace() and show:
             self.outbox.put_frame(frame)
@@ -366,7 +394,19 @@ class PlaybackEngine:
         if s is None:
             return None
         self._consume(s)
+        if self._live_behind() and time.monotonic() - self._last_draw < LIVE_MIN_DRAW_S:
+            lo = s.t_end - self.settings.accumulation_us
+            while self._recent and self._recent[0][1] <= lo:
+                self._recent.popleft()
+            self.outbox.count_dropped(1)
+            return _SKIPPED
+        self._last_draw = time.monotonic()
         return self._render(s.t_end)
+
+    def _live_behind(self) -> bool:
+        """A live source is further behind than the display can catch up with frame by frame."""
+        backlog = getattr(self._src, "backlog_us", 0) if not self.seekable else 0
+        return backlog > max(LIVE_MAX_BACKLOG_US, 3 * self.settings.period_us)
 
     def _maybe_skip(self, t_end: int) -> None:
         """Fast replay with nothing that needs every event: seek over what no frame shows."""
@@ -450,7 +490,8 @@ class PlaybackEngine:
 
     def _record(self, events: np.ndarray) -> None:
         try:
-            self._recorder.write(events)
+            # a file waits for the disk; a live camera cannot: the recorder counts what it leaves out
+            self._recorder.write(events, block=self.seekable)
         except (RuntimeError, ValueError) as exc:
             self._finish_recording(f"failed: {exc}")
 
@@ -459,9 +500,14 @@ class PlaybackEngine:
         if rec is None:
             return
 
+        # events a live source dropped while this recording ran (it fell behind the camera)
+        lost = max(0, getattr(self._src, "dropped_events", 0) - self._rec_dropped0)
+
         def close() -> None:
             rec.close()
             self.on_event("recording", {"path": rec.path, "events": rec.count, "reason": reason,
+                                        "lost": lost + getattr(rec, "dropped", 0),
+                                        "time_offset_us": getattr(rec, "time_offset_us", 0),
                                         "error": None if rec.error is None else str(rec.error)})
 
         if wait:

@@ -5,29 +5,34 @@ recording, MP4 export), with settings kept in QSettings.
 The window only draws: a :class:`~.worker.PlayerWorker` plays the stream in a worker thread,
 and the window takes its frames and results when Qt says they are ready. Errors never open a
 dialog; they show in a banner. In kiosk mode the window is full screen, loops, opens no dialog
-at all, and restarts the source and pipelines after an error.
+at all, and restarts the source and pipelines after an error. A live camera or stream that is
+lost (or cannot be opened) shows a notice offering File > Reconnect (F5); kiosk mode reconnects
+by itself, waiting twice as long after each failure in a row. File > Open camera lists what
+every installed live back end finds.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Sequence
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QVBoxLayout, QWidget
 
 from ..io import FORMATS, open_writer
+from ..io.live import LiveSourceError, SourceDisconnected, scan
 from ..perception.pipelines import Pipeline
 from ..perception.results import Detections, Result
 from .engine import Opened
 from .export import VideoExporter
 from .model import PANELS, PERSISTENT, PlayerModel
 from .qtfix import protect_singletons
-from .record import Recorder
+from .record import Recorder, raw_time_offset
 from .stats import PlaybackStats
 from .widgets.controls import PlaybackControls
 from .widgets.depth_panel import DepthPanel
@@ -44,6 +49,8 @@ from .worker import PlayerWorker
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+#: The longest wait between two automatic reconnections of a live source (kiosk mode), in s.
+MAX_RECONNECT_DELAY_S = 30.0
 #: Detections older than this (event time) behind the frame on screen are not drawn.
 STALE_DETECTIONS_US = 500_000
 _PANEL_TITLES = {"info": "Stream", "detection": "Detection boxes", "ground_truth": "Ground-truth boxes",
@@ -69,6 +76,8 @@ class MainWindow(QMainWindow):
     """The viewer. ``pipelines`` run while their task's panel is on; ``settings`` defaults to
     the user's QSettings (tests pass their own)."""
 
+    cameras_found = Signal(object)
+
     def __init__(self, pipelines: Sequence[Pipeline] = (), *, model: PlayerModel | None = None,
                  settings: QSettings | None = None, kiosk: bool = False, restart_delay_s: float = 2.0,
                  max_frames: int = 3, parent: QWidget | None = None) -> None:
@@ -89,6 +98,8 @@ class MainWindow(QMainWindow):
         self._epoch: int | None = None
         self._detection: Result | None = None
         self._restarting = False
+        self._live_failures = 0
+        self._scanning = False
         self._load_settings()
         if kiosk:
             self.model.loop = True
@@ -137,6 +148,7 @@ class MainWindow(QMainWindow):
         self.worker.failed.connect(self._on_failed)
         self.worker.looped.connect(lambda: self._discontinuity())
         self.worker.recording_finished.connect(self._on_recording_finished)
+        self.cameras_found.connect(self._fill_camera_menu)
         self.model.events.panels.connect(lambda _v: self._apply_panels())
         self.model.events.changed.connect(self._persist)
         self._apply_panels()
@@ -163,6 +175,9 @@ class MainWindow(QMainWindow):
         self.open_action = self._add(self.file_menu, "&Open…", QKeySequence.StandardKey.Open,
                                      self.open_dialog)
         self.recent_menu = self.file_menu.addMenu("Open &recent")
+        self.camera_menu = self.file_menu.addMenu("Open &camera")
+        self.camera_menu.aboutToShow.connect(self.find_cameras)
+        self.reconnect_action = self._add(self.file_menu, "Re&connect", "F5", self.reconnect)
         self.file_menu.addSeparator()
         self.record_action = self._add(self.file_menu, "&Record events…", "Ctrl+R", self.toggle_recording)
         self.export_action = self._add(self.file_menu, "&Export view as MP4…", "Ctrl+E", self.toggle_export)
@@ -194,7 +209,7 @@ class MainWindow(QMainWindow):
         self.addAction(self.export_action)
         if self.kiosk:
             bar.hide()
-            for act in (self.open_action, self.record_action, self.export_action):
+            for act in (self.open_action, self.record_action, self.export_action, self.reconnect_action):
                 act.setEnabled(False)
 
     def _add(self, menu, text: str, keys, slot) -> QAction:
@@ -268,9 +283,13 @@ class MainWindow(QMainWindow):
         self.stats.reset()
         self.network_panel.clear()
         self._discontinuity()
+        self._live_failures = 0
         if self._restarting:
             self._restarting = False
-            self.notice.show_notice(f"Restarted after an error (restart {self.restarts}).", "warning", 6)
+            if op.live:
+                self.notice.show_notice(f"Reconnected to {self.uri}.", "info", 6)
+            else:
+                self.notice.show_notice(f"Restarted after an error (restart {self.restarts}).", "warning", 6)
         elif self.notice.level == "info":
             self.notice.clear_notice()
         if self.uri is not None and os.path.exists(self.uri):
@@ -280,6 +299,9 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, LiveSourceError):
+            self._on_live_failed(exc)
+            return
         if self.kiosk:
             self.notice.show_notice(f"Playback error: {text}\nRestarting in {self.restart_delay_s:g} s…",
                                     "error", 0)
@@ -287,10 +309,72 @@ class MainWindow(QMainWindow):
         else:
             self.notice.show_notice(f"Playback stopped: {text}", "error", 0)
 
+    def _on_live_failed(self, exc: LiveSourceError) -> None:
+        """A camera or stream is gone (or cannot be opened): kiosk mode reconnects with back-off
+        (the delay doubles with each failure in a row), otherwise the notice offers F5."""
+        what = "Stream lost" if isinstance(exc, SourceDisconnected) else "Cannot open the live source"
+        if self.kiosk:
+            delay = min(self.restart_delay_s * 2 ** self._live_failures, MAX_RECONNECT_DELAY_S)
+            self._live_failures += 1
+            self.notice.show_notice(f"{what}: {exc}\nReconnecting in {delay:g} s…", "error", 0)
+            self._restart_timer.start(int(delay * 1000))
+        else:
+            self.notice.show_notice(f"{what}: {exc}\nPress F5 (File ▸ Reconnect) to try again.", "error", 0)
+
+    def reconnect(self) -> None:
+        """Open the last source again (after a camera or stream was lost)."""
+        if self.uri is not None:
+            self.notice.show_notice(f"Reconnecting to {self.uri}…", "info", 0)
+            self._restart()
+
     def _restart(self) -> None:
         self.restarts += 1
         self._restarting = True
         self.worker.restart()
+
+    def find_cameras(self) -> None:
+        """Fill the Open camera menu from every installed back end (asked in a thread)."""
+        if self._scanning:
+            return
+        self._scanning = True
+        self.camera_menu.clear()
+        self.camera_menu.addAction("Searching…").setEnabled(False)
+
+        def ask() -> None:
+            reports = scan()
+            try:
+                self.cameras_found.emit(reports)
+            except RuntimeError:  # the window was deleted meanwhile
+                pass
+
+        threading.Thread(target=ask, name="spikesight-find-cameras", daemon=True).start()
+
+    def _fill_camera_menu(self, reports) -> None:
+        self._scanning = False
+        menu = self.camera_menu
+        menu.clear()
+        devices = [d for r in reports for d in r.devices]
+        for d in devices:
+            act = menu.addAction(f"{d.model} {d.serial} ({d.uri})" if d.serial else f"{d.model} ({d.uri})")
+            act.triggered.connect(lambda _checked=False, u=d.uri: self.open_source(u))
+            act.setEnabled(not self.kiosk)
+        if not devices:
+            menu.addAction("No camera found").setEnabled(False)
+        menu.addSeparator()
+        ask = menu.addAction("Open a stream (dv-net:HOST:PORT)…")
+        ask.triggered.connect(lambda _checked=False: self._ask_uri())
+        ask.setEnabled(not self.kiosk)
+        for r in reports:
+            if not r.installed:
+                menu.addAction(f"{r.backend}: not installed").setEnabled(False)
+
+    def _ask_uri(self) -> None:
+        if self.kiosk:
+            return
+        text, ok = QInputDialog.getText(self, "Open a live source", "Source URI:",
+                                        text="dv-net:127.0.0.1:7777")
+        if ok and text.strip():
+            self.open_source(text.strip())
 
     def _discontinuity(self) -> None:
         """Event time jumped (open, seek, loop): the last boxes belong to the old times."""
@@ -398,8 +482,11 @@ class MainWindow(QMainWindow):
         except (OSError, ValueError) as exc:
             self.notice.show_notice(f"Cannot record to {os.fspath(path)}: {exc}", "error")
             return False
-        self.recorder = Recorder(writer)
+        offset = raw_time_offset(writer, info.start_time)
+        self.recorder = Recorder(writer, time_offset_us=offset)
         self.worker.start_recording(self.recorder)
+        if offset:
+            log.info("recording %s with times relative to %d µs (the stream's first event)", path, offset)
         self.status_panel.set_recording(self._recording_text())
         self.record_action.setText("Stop &recording")
         return True
@@ -416,8 +503,14 @@ class MainWindow(QMainWindow):
         if info["error"]:
             self.notice.show_notice(f"Recording to {info['path']} failed: {info['error']}", "error", 0)
         else:
+            lost = info.get("lost", 0)
+            offset = info.get("time_offset_us", 0)
             self.notice.show_notice(
-                f"Recorded {info['events']:,} events to {info['path']} ({info['reason']}).")
+                f"Recorded {info['events']:,} events to {info['path']} ({info['reason']})."
+                + (f" Its times start at the stream's first event, {offset} µs on the camera's clock."
+                   if offset else "")
+                + (f" {lost:,} events were lost: the viewer fell behind the camera." if lost else ""),
+                "warning" if lost else "info")
 
     def toggle_export(self) -> None:
         if self.exporter is not None:

@@ -2,18 +2,30 @@
 
 The worker hands each slice to :meth:`Recorder.write` and goes on; a thread encodes and writes.
 Nothing is dropped: if the disk falls far behind (``max_pending`` events waiting), ``write``
-waits, which slows playback but never the display. ``close`` (or an error) always closes the
+waits, which slows playback but never the display. A live camera cannot wait: with
+``block=False`` such events are left out of the recording instead, and counted in
+:attr:`Recorder.dropped`. ``close`` (or an error) always closes the
 writer, so a stopped or failed recording leaves a file its reader accepts.
+
+Writers that have a ``flush()`` are flushed at most every ``flush_interval_s`` seconds, so a
+recording cut short by a crash keeps what was flushed (RAW and AEDAT 4 files keep what reached
+the disk without it; HDF5 needs it).
+
+``time_offset_us`` is subtracted from every timestamp written: RAW files hold at most 2**40 µs,
+so a camera that stamps µs since the Unix epoch (DV) is recorded relative to an offset, which
+the caller must report (:func:`raw_time_offset` picks it).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 
 import numpy as np
 
+from ..io.raw import MAX_WRITE_T, RawWriter
 from ..io.writer import EventWriter
 
 log = logging.getLogger(__name__)
@@ -22,11 +34,15 @@ log = logging.getLogger(__name__)
 class Recorder:
     """Writes event arrays to ``writer`` from a background thread, in order."""
 
-    def __init__(self, writer: EventWriter, max_pending: int = 4_000_000) -> None:
+    def __init__(self, writer: EventWriter, max_pending: int = 4_000_000, time_offset_us: int = 0,
+                 flush_interval_s: float = 1.0) -> None:
         self.writer = writer
         self.path = writer.path
         self.max_pending = int(max_pending)
+        self.time_offset_us = int(time_offset_us)
+        self.flush_interval_s = float(flush_interval_s)
         self.error: BaseException | None = None
+        self.dropped = 0
         self._queue: deque[np.ndarray] = deque()
         self._pending = 0
         self._closing = False
@@ -44,8 +60,9 @@ class Recorder:
         with self._cond:
             return self._pending
 
-    def write(self, events: np.ndarray) -> None:
-        """Queue events for writing (waits only while ``max_pending`` events are queued)."""
+    def write(self, events: np.ndarray, block: bool = True) -> None:
+        """Queue events for writing; while ``max_pending`` events are queued, wait (``block``)
+        or leave these out and count them in :attr:`dropped`."""
         if not len(events):
             return
         with self._cond:
@@ -53,6 +70,9 @@ class Recorder:
                 raise RuntimeError(f"recording to {self.path} failed: {self.error}") from self.error
             if self._closing:
                 raise RuntimeError(f"recording to {self.path} is closed")
+            if not block and self._pending >= self.max_pending:
+                self.dropped += len(events)
+                return
             while self._pending >= self.max_pending and self.error is None:
                 self._cond.wait(0.1)
             self._queue.append(events)
@@ -60,6 +80,8 @@ class Recorder:
             self._cond.notify_all()
 
     def _run(self) -> None:
+        flush = getattr(self.writer, "flush", None)
+        flushed = time.monotonic()
         try:
             while True:
                 with self._cond:
@@ -68,7 +90,13 @@ class Recorder:
                     if not self._queue:
                         return
                     ev = self._queue.popleft()
+                if self.time_offset_us:
+                    ev = ev.copy()
+                    ev["t"] -= self.time_offset_us
                 self.writer.write(ev)
+                if flush is not None and time.monotonic() - flushed >= self.flush_interval_s:
+                    flush()
+                    flushed = time.monotonic()
                 with self._cond:
                     self._pending -= len(ev)
                     self._cond.notify_all()
@@ -93,3 +121,11 @@ class Recorder:
             self._closing = True
             self._cond.notify_all()
         self._thread.join(timeout)
+
+
+def raw_time_offset(writer: EventWriter, start_time: int | None) -> int:
+    """The offset to subtract from a stream starting at ``start_time`` (µs) for ``writer``: the
+    start time itself when the writer is a RAW one and the times lie beyond what RAW holds."""
+    if isinstance(writer, RawWriter) and start_time is not None and start_time >= MAX_WRITE_T:
+        return int(start_time)
+    return 0

@@ -138,3 +138,4 @@ def write_events(path: str | os.PathLike, events: np.ndarray, width: int, height
 
 
 from . import emulated_schemes as _emulated_schemes  # noqa: E402,F401 - registers video:, webcam: and sim:
+from .live import schemes as _live_schemes  # noqa: E402,F401 - registers dv:, dv-net:, prophesee: and metavision:

@@ -1007,6 +1007,13 @@ class MetavisionH5Writer(EventWriter):
         self._trig.append(rec)
         self._last_trigger_t = int(t[-1])
 
+    def flush(self) -> None:
+        """Write buffered events and triggers and flush the HDF5 file. This does not make the file
+        crash-safe: HDF5 metadata written after the flush can still leave it unreadable."""
+        self._cd.flush()
+        self._trig.flush()
+        self._f.flush()
+
     def _finish(self) -> None:
         try:
             self._cd.flush()

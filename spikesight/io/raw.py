@@ -304,5 +304,9 @@ class RawWriter(EventWriter):
         self._f.write(out[: self._encode_triggers(triggers, out)].tobytes())
         self._last_t = int(t[-1])
 
+    def flush(self) -> None:
+        """Hand what is written so far to the operating system: a crash then keeps it."""
+        self._f.flush()
+
     def _finish(self) -> None:
         self._f.close()

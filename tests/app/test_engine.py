@@ -277,12 +277,19 @@ def test_windower_cuts_contiguous_windows(cuts):
 
 
 class LiveLike(ArraySource):
-    """A source that does not know its end (as a camera): not seekable, read as it comes."""
+    """A source that does not know its end (as a camera): not seekable, read as it comes, each chunk
+    arriving after a pause as a camera delivers them (so the stream is still running when a test
+    presses play, however slow the machine)."""
 
     def __init__(self, events):
         super().__init__(events, W, H, chunk_size=300)
         self.info.end_time = None
         self.info.event_count = None
+
+    def _chunks_from(self, checkpoint):
+        for chunk in super()._chunks_from(checkpoint):
+            time.sleep(0.01)
+            yield chunk
 
 
 def test_a_live_stream_is_read_while_paused_and_only_shown_while_playing(dot_events):
