@@ -33,7 +33,7 @@ from typing import ClassVar
 import numpy as np
 from numba import njit
 
-from ..events import as_events
+from ..events import EVENT_DTYPE, as_events
 from ..info import StreamInfo
 from ..source import Checkpoint, Chunk, EventSlice, EventSource
 
@@ -169,6 +169,8 @@ class LiveSource(EventSource):
 
     def _start(self) -> None:
         """Start the reader thread (the back end is open and ``self.info`` set)."""
+        for t in (np.zeros(2, dtype=EVENT_DTYPE)["t"], np.zeros(2, dtype=np.int64)):
+            _time_sorted(t, 0)  # compiled here (strided and contiguous), not in the reader thread
         self._last_arrival = time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"spikesight-live-{self.backend}", daemon=True)
         self._thread.start()

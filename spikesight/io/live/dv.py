@@ -68,6 +68,11 @@ def dv_message(exc: BaseException) -> str:
     return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
+# the records of dv-processing's ``EventStore.numpy()`` (2.x)
+DV_RECORDS = np.dtype({"names": ["timestamp", "x", "y", "polarity"], "formats": ["<i8", "<i2", "<i2", "i1"],
+                       "offsets": [0, 8, 10, 12], "itemsize": 16})
+
+
 @njit(cache=True, nogil=True)
 def _fill_events(t, x, y, polarity, out) -> None:
     for i in range(t.shape[0]):
@@ -110,6 +115,10 @@ class DvInputSource(LiveSource):
     def __init__(self, uri: str, *, noise_filter_us: int = 0, **kwargs: Any) -> None:
         super().__init__(uri, **kwargs)
         self._dv = dv_module()
+        # compile the conversion now, in this thread, before any stream is open: a first compile
+        # in the reader thread takes seconds with a cold numba cache, and dv-processing silently
+        # drops what a client does not read in time
+        dv_to_events(np.zeros(2, dtype=DV_RECORDS))
         self._input: Any = None
         self._filter: Any = None
         self.noise_filter_us = int(noise_filter_us)
