@@ -4,6 +4,7 @@ except where a test stalls the GUI on purpose."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -348,16 +349,20 @@ def test_a_bad_file_shows_a_notice_not_a_dialog(make_window, qtbot, tmp_path):
     assert "Playback stopped" in win.notice.text()
 
 
-def test_run_opens_grabs_and_quits(qtbot, tmp_path, dot_events, monkeypatch):
-    from spikesight.app import run
+def test_run_opens_grabs_and_quits(tmp_path, dot_events):
+    # a process of its own: `run` owns the Qt event loop and quits the application, which would leave
+    # the test session's shared QApplication changed for the tests after it
+    import subprocess
+    import sys
 
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     path = tmp_path / "dot.npy"
     write_events(path, dot_events, W, H)
     shot = tmp_path / "shot.png"
-    assert run([str(path), "--play", "--quit-after", "1.0", "--screenshot", str(shot)]) == 0
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "spikesight.cli", "app", str(path), "--play", "--quit-after", "1.0",
+           "--screenshot", str(shot)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
     assert shot.stat().st_size > 1000
 
 
