@@ -20,3 +20,31 @@ def data_dir() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+_EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS.append(int(exitstatus))
+
+
+def pytest_unconfigure(config):
+    """Leave without finalizing the interpreter, once pytest has reported and chosen its status.
+
+    Threads of C extensions that tests leave behind (dv-processing readers, Qt's thread pool, numba
+    compiling in a worker) can still be running while CPython tears down its modules, and then the
+    process crashes at exit after every result is in (seen: a segfault, an LLVM assertion). The
+    report and the exit status are pytest's own; the threads still alive are named on stderr.
+    """
+    import sys
+    import threading
+
+    alive = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    if alive:
+        names = ", ".join(alive)
+        print(f"conftest: leaving with {len(alive)} thread(s) still running: {names}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _EXIT_STATUS:
+        os._exit(_EXIT_STATUS[0])

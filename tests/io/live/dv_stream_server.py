@@ -94,6 +94,8 @@ def main() -> None:
     while writer.getQueuedPacketCount() and time.monotonic() < deadline:
         time.sleep(0.005)
     print(f"SENT {args.batches * args.size}", flush=True)
+    if args.after == "exit":
+        time.sleep(0.5)  # an empty queue is not a delivered one: give the socket time before closing it
     if args.after == "hold":
         deadline = time.monotonic() + args.hold
         fd = sys.stdin.fileno()
