@@ -180,6 +180,28 @@ def _readme(
     (out / "README.md").write_text("\n".join(lines))
 
 
+def _write_clips(out: Path, duration: float, seed: int, clip_seconds: float, prefix: str, write,
+                 emulator_kwargs: dict, snapshot, fps: float, progress: Progress | None
+                 ) -> tuple[list[dict], str | None]:
+    """Write ``duration`` seconds as at least three clips split over train/val/test, each with its own
+    seed and emulator; a picture of the first clip. Returns each clip's info and the picture's name."""
+    n = max(3, math.ceil(duration / clip_seconds - 1e-9))
+    clip = duration / n
+    results = []
+    picture = None
+    for i, split in enumerate(split_names(n)):
+        (out / split).mkdir(parents=True, exist_ok=True)
+        rseed = recording_seed(seed, i)
+        emu = emulator_for(rseed, **emulator_kwargs)
+        snap = snapshot(out, min(1.0, clip)) if i == 0 else None
+        name = f"{prefix}_{i:03d}"
+        info = write(out / split / name, rseed, clip, fps=fps, emulator=emu, on_frame=_hook(progress, snap))
+        if snap is not None:
+            picture = snap.written
+        results.append({**info, "name": name, "split": split, "seed": rseed, "emulator": emu})
+    return results, picture
+
+
 def detection_dataset(
     out: str | os.PathLike,
     duration: float,
@@ -192,29 +214,9 @@ def detection_dataset(
 ) -> list[dict]:
     """Street scenes totalling ``duration`` seconds, in clips of at most ``clip_seconds``, Gen1 layout."""
     out = Path(out)
-    n = max(3, math.ceil(duration / clip_seconds - 1e-9))
-    splits = split_names(n)
-    clip = duration / n
-    results = []
-    picture = None
-    for i, split in enumerate(splits):
-        (out / split).mkdir(parents=True, exist_ok=True)
-        rseed = recording_seed(seed, i)
-        emu = emulator_for(rseed, threshold=(0.2, 0.45))  # up to the Gen1 ATIS's low sensitivity (the demo's)
-        snap = _street_snapshot(out, min(1.0, clip)) if i == 0 else None
-        info = write_street(
-            out / split / f"sim_street_{i:03d}",
-            rseed,
-            clip,
-            fps=fps,
-            emulator=emu,
-            on_frame=_hook(progress, snap),
-        )
-        if snap is not None:
-            picture = snap.written
-        results.append(
-            {**info, "name": f"sim_street_{i:03d}", "split": split, "seed": rseed, "emulator": emu}
-        )
+    # thresholds up to the Gen1 ATIS's low sensitivity (the demo's)
+    results, picture = _write_clips(out, duration, seed, clip_seconds, "sim_street", write_street,
+                                    {"threshold": (0.2, 0.45)}, _street_snapshot, fps, progress)
     rows = [
         f"| {r['split']} | {r['name']} | {r['seed']} | {r['duration']:.2f} | {r['event_count']:,} | "
         f"{r['cars']:,} | {r['pedestrians']:,} | {_emulator_text(r['emulator'])} |"
@@ -237,6 +239,8 @@ def detection_dataset(
 class _street_snapshot:
     """Saves a picture of the first recording at ``at`` seconds: frame, events of the last 50 ms, boxes."""
 
+    scale = 2
+
     def __init__(self, out: Path, at: float) -> None:
         self.out, self.at_us = out, int(at * 1e6)
         self.recent: list[np.ndarray] = []
@@ -245,15 +249,18 @@ class _street_snapshot:
     def __call__(self, fr: Frame, scene) -> None:
         self.recent = [*self.recent[-9:], fr.events]
         if fr.t >= self.at_us and self.written is None:
-            boxes = scene.labels(fr.t)
             ev = np.concatenate(self.recent)
             ev = ev[ev["t"] >= fr.t - 50_000]
-            img = preview.side_by_side(
-                preview.draw_boxes(preview.gray_image(fr.image), boxes),
-                preview.draw_boxes(preview.event_image(ev, scene.width, scene.height), boxes),
-            )
             path = self.out / "preview.png"
-            self.written = _try_preview(lambda: preview.save_png(path, img, 2), path)
+            self.written = _try_preview(
+                lambda: preview.save_png(path, self._picture(fr, scene, ev), self.scale), path)
+
+    def _picture(self, fr: Frame, scene, ev: np.ndarray) -> np.ndarray:
+        boxes = scene.labels(fr.t)
+        return preview.side_by_side(
+            preview.draw_boxes(preview.gray_image(fr.image), boxes),
+            preview.draw_boxes(preview.event_image(ev, scene.width, scene.height), boxes),
+        )
 
 
 def depth_dataset(
@@ -268,27 +275,8 @@ def depth_dataset(
 ) -> list[dict]:
     """Depth scenes totalling ``duration`` seconds, in clips of at most ``clip_seconds``, MVSEC layout."""
     out = Path(out)
-    n = max(3, math.ceil(duration / clip_seconds - 1e-9))
-    splits = split_names(n)
-    clip = duration / n
-    results = []
-    picture = None
-    for i, split in enumerate(splits):
-        (out / split).mkdir(parents=True, exist_ok=True)
-        rseed = recording_seed(seed, i)
-        emu = emulator_for(rseed)
-        snap = _depth_snapshot(out, min(1.0, clip)) if i == 0 else None
-        info = write_depth(
-            out / split / f"sim_depth_{i:03d}",
-            rseed,
-            clip,
-            fps=fps,
-            emulator=emu,
-            on_frame=_hook(progress, snap),
-        )
-        if snap is not None:
-            picture = snap.written
-        results.append({**info, "name": f"sim_depth_{i:03d}", "split": split, "seed": rseed, "emulator": emu})
+    results, picture = _write_clips(out, duration, seed, clip_seconds, "sim_depth", write_depth, {},
+                                    _depth_snapshot, fps, progress)
     rows = [
         f"| {r['split']} | {r['name']} | {r['seed']} | {r['duration']:.2f} | {r['event_count']:,} | "
         f"{r['depth_maps']} | {_emulator_text(r['emulator'])} |"
@@ -309,23 +297,16 @@ def depth_dataset(
 
 
 class _depth_snapshot(_street_snapshot):
-    def __call__(self, fr: Frame, scene) -> None:
-        self.recent = [*self.recent[-9:], fr.events]
-        if fr.t >= self.at_us and self.written is None:
-            ev = np.concatenate(self.recent)
-            ev = ev[ev["t"] >= fr.t - 50_000]
-            path = self.out / "preview.png"
-            self.written = _try_preview(
-                lambda: preview.save_png(
-                    path,
-                    preview.side_by_side(
-                        preview.gray_image(fr.image),
-                        preview.event_image(ev, scene.width, scene.height),
-                        preview.depth_image(scene.depth()),
-                    ),
-                ),
-                path,
-            )
+    """Saves a picture of the first recording: frame, events of the last 50 ms, depth map."""
+
+    scale = 1
+
+    def _picture(self, fr: Frame, scene, ev: np.ndarray) -> np.ndarray:
+        return preview.side_by_side(
+            preview.gray_image(fr.image),
+            preview.event_image(ev, scene.width, scene.height),
+            preview.depth_image(scene.depth()),
+        )
 
 
 def gesture_dataset(
