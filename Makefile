@@ -8,7 +8,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==$(TORCH_VERSION)
-	$(PY) -m pip install --quiet -e '.[gui,dv,live,dev]'
+	$(PY) -m pip install --quiet -e '.[gui,dv,live,train,dev]'
 	touch $@
 
 test: $(VENV)/.installed

@@ -209,9 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .io.live.cli import add_devices_parser
     from .io.sim.cli import add_simulate_parser
+    from .perception.training.cli import add_training_parsers
 
     add_simulate_parser(sub)
     add_devices_parser(sub)
+    add_training_parsers(sub)
     return p
 
 
