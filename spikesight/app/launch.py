@@ -26,7 +26,21 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--play", action="store_true", help="start playing at once")
     p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after SECONDS")
     p.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window to PNG first")
+    p.add_argument("--task", action="append", default=[], metavar="TASK",
+                   help="run a task's shipped network: detection, depth or gesture (repeatable); "
+                        "TASK=WEIGHTS picks other weights (a shipped name or a .pt path)")
     return p
+
+
+def open_pipelines(specs: Sequence[str]) -> list[Any]:
+    """Pipelines for ``--task`` values (``detection`` or ``detection=path/to/weights.pt``)."""
+    from ..perception.pipelines import open_pipeline
+
+    out = []
+    for spec in specs:
+        task, _, weights = spec.partition("=")
+        out.append(open_pipeline(task, weights or None))
+    return out
 
 
 def main(argv: Sequence[str] | None = None, pipelines: Sequence[Any] = ()) -> int:
@@ -44,6 +58,7 @@ def run_namespace(args: argparse.Namespace, pipelines: Sequence[Any] = ()) -> in
     from .qtfix import protect_singletons
     from .theme import apply_dark_theme
 
+    pipelines = [*pipelines, *open_pipelines(getattr(args, "task", []))]
     app = QApplication.instance() or QApplication(sys.argv[:1])
     protect_singletons()
     app.setApplicationName("spikesight")

@@ -7,7 +7,8 @@ manifest, so a caller only hands it events. The GUI and the CLI call the same in
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import importlib
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -28,3 +29,24 @@ class Pipeline(Protocol):
     def step(self, events: np.ndarray, t_start: int, t_end: int) -> Result: ...
 
     def reset(self) -> None: ...
+
+
+PIPELINES: dict[str, str] = {
+    "detection": "spikesight.perception.detection.pipeline:DetectionPipeline",
+    "depth": "spikesight.perception.depth.pipeline:DepthPipeline",
+    "gesture": "spikesight.perception.gesture.pipeline:GesturePipeline",
+}
+"""Result task name -> ``module:class`` of its pipeline (imported when opened: torch is heavy)."""
+
+TASK_ALIASES = {"detect": "detection"}
+
+
+def open_pipeline(task: str, weights: str | None = None, **options: Any) -> Pipeline:
+    """The streaming pipeline of ``task`` (``detection``/``detect``, ``depth``, ``gesture``) with
+    ``weights`` (a shipped name or a path; the task's default shipped weights if ``None``)."""
+    name = TASK_ALIASES.get(task, task)
+    if name not in PIPELINES:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(PIPELINES)}")
+    module, _, cls = PIPELINES[name].partition(":")
+    pipeline_cls = getattr(importlib.import_module(module), cls)
+    return pipeline_cls(**options) if weights is None else pipeline_cls(weights=weights, **options)
