@@ -188,11 +188,11 @@ class Trainer:
             net.train()
             t0 = time.monotonic()
             bar = None
-            if d.main:
+            if d.main and self.progress:
                 from tqdm import tqdm
 
                 bar = tqdm(total=steps, initial=step_in_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                           unit="step", disable=not self.progress, leave=False)
+                           unit="step", leave=False)
             for batch in loader:
                 if step_in_epoch >= steps:
                     break
