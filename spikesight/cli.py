@@ -207,12 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("formats", help="list the file formats and what can be written")
     sp.set_defaults(func=cmd_formats)
 
+    from .app.journal import add_recover_parser
     from .io.live.cli import add_devices_parser
     from .io.sim.cli import add_simulate_parser
     from .perception.training.cli import add_training_parsers
 
     add_simulate_parser(sub)
     add_devices_parser(sub)
+    add_recover_parser(sub)
     add_training_parsers(sub)
     return p
 

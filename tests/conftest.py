@@ -40,7 +40,9 @@ def pytest_unconfigure(config):
     import sys
     import threading
 
-    alive = [t.name for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    _stop_shared_pools()
+    alive = [t.name for t in threading.enumerate()
+             if t is not threading.main_thread() and t.is_alive() and _still_there(t)]
     if alive:
         names = ", ".join(alive)
         print(f"conftest: leaving with {len(alive)} thread(s) still running: {names}", file=sys.stderr)
@@ -48,3 +50,30 @@ def pytest_unconfigure(config):
     sys.stderr.flush()
     if _EXIT_STATUS:
         os._exit(_EXIT_STATUS[0])
+
+
+def _stop_shared_pools() -> None:
+    """Join the threads that process-wide pools keep idle between uses: ECF's coding pool, Qt's
+    global thread pool (the viewer's engines run there) and tqdm's progress-bar monitor."""
+    import sys
+
+    from spikesight.io.ecf import close_pool
+
+    close_pool()
+    tqdm = getattr(sys.modules.get("tqdm"), "tqdm", None)
+    if tqdm is not None and tqdm.monitor is not None:
+        tqdm.monitor.exit()
+    if "PySide6.QtCore" in sys.modules:
+        from PySide6.QtCore import QThreadPool
+
+        QThreadPool.globalInstance().waitForDone(10_000)
+
+
+def _still_there(thread) -> bool:
+    """Whether ``thread`` still runs: a thread started outside ``threading`` (``Dummy-N``, such as
+    Qt's) stays listed after it exits, so on Linux its kernel task is looked for."""
+    import threading
+
+    if not isinstance(thread, threading._DummyThread) or not os.path.isdir("/proc/self/task"):
+        return True
+    return os.path.isdir(f"/proc/self/task/{thread.native_id}")

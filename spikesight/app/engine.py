@@ -100,6 +100,8 @@ class Opened:
     live: bool
     first_frame: int | None
     pipelines: list[str] = field(default_factory=list)
+    #: Names of the ground-truth boxes' classes, by class id (``()``: label them by number).
+    ground_truth_classes: tuple[str, ...] = ()
 
 
 class PlaybackEngine:
@@ -182,10 +184,20 @@ class PlaybackEngine:
 
     def start_recording(self, recorder: Recorder) -> None:
         """Write every event played from the next frame on to ``recorder``."""
-        self._command(record=recorder)
+        self._hand_recorder(recorder)
 
     def stop_recording(self) -> None:
-        self._command(record=None)
+        self._hand_recorder(None)
+
+    def _hand_recorder(self, recorder: Recorder | None) -> None:
+        """Queue the recording command; a recorder that was started and then stopped or replaced
+        before this engine's thread took it is closed here (and reported), never left open."""
+        with self._cond:
+            untaken = self._pending.get("record")
+            self._pending["record"] = recorder
+            self._cond.notify_all()
+        if untaken is not None:
+            self._close_recorder(untaken, "stopped" if recorder is None else "replaced", 0)
 
     def stop(self) -> None:
         """Ask :meth:`run` to return (it closes the source and any recording)."""
@@ -239,9 +251,11 @@ class PlaybackEngine:
             src.first_timestamp()
         self.seekable = info.start_time is not None and info.end_time is not None
         box_path = groundtruth.boxes_path_for(self.source_path)
+        gt_classes: tuple[str, ...] = ()
         if box_path is not None:
             try:
                 self._gt = groundtruth.load_boxes(box_path)
+                gt_classes = groundtruth.class_names_for(box_path, self._gt)
             except (OSError, ValueError) as exc:
                 log.warning("ground truth %s not shown: %s", box_path, exc)
         if self.pipelines:
@@ -250,7 +264,7 @@ class PlaybackEngine:
         self._set_filter(self.settings.noise_filter_us)
         self.on_event("opened", Opened(info, info.start_time, info.end_time, not self.seekable,
                                        self._first_frame() if self.seekable else None,
-                                       [p.task for p in self.pipelines]))
+                                       [p.task for p in self.pipelines], gt_classes))
 
     def _first_frame(self) -> int:
         """One period after the first event, or just after the last event if that is sooner."""
@@ -260,6 +274,10 @@ class PlaybackEngine:
         if self._stage is not None:
             self._stage.stop()
         self._finish_recording(self._close_reason, wait=True)
+        with self._cond:
+            untaken = self._pending.pop("record", None)
+        if untaken is not None:
+            self._close_recorder(untaken, self._close_reason, 0, wait=True)
         if self._src is not None:
             self._src.close()
 
@@ -502,6 +520,10 @@ class PlaybackEngine:
 
         # events a live source dropped while this recording ran (it fell behind the camera)
         lost = max(0, getattr(self._src, "dropped_events", 0) - self._rec_dropped0)
+        self._close_recorder(rec, reason, lost, wait)
+
+    def _close_recorder(self, rec: Recorder, reason: str, lost: int, wait: bool = False) -> None:
+        """Close ``rec`` (here when ``wait``, else in a thread of its own) and report it."""
 
         def close() -> None:
             rec.close()

@@ -8,7 +8,9 @@ dialog; they show in a banner. In kiosk mode the window is full screen, loops, o
 at all, and restarts the source and pipelines after an error. A live camera or stream that is
 lost (or cannot be opened) shows a notice offering File > Reconnect (F5); kiosk mode reconnects
 by itself, waiting twice as long after each failure in a row. File > Open camera lists what
-every installed live back end finds.
+every installed live back end finds. Recordings are crash-safe (see :mod:`.journal`): the
+window remembers each unfinished one, and after a crash offers File > Finish unfinished
+recordings.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QInputDialog, QMainWindow, QVBoxLayout, QWidget
 
-from ..io import FORMATS, open_writer
+from ..io import FORMATS
 from ..io.live import LiveSourceError, SourceDisconnected, scan
 from ..perception.pipelines import Pipeline
 from ..perception.results import Detections, Result
 from .engine import Opened
 from .export import VideoExporter
+from .journal import RecordingWriter, finish_recording, target_of, unfinished
 from .model import PANELS, PERSISTENT, PlayerModel
 from .qtfix import protect_singletons
-from .record import Recorder, raw_time_offset
+from .record import Recorder, open_recording
 from .stats import PlaybackStats
 from .widgets.controls import PlaybackControls
 from .widgets.depth_panel import DepthPanel
@@ -77,6 +80,7 @@ class MainWindow(QMainWindow):
     the user's QSettings (tests pass their own)."""
 
     cameras_found = Signal(object)
+    recordings_finished = Signal(object)
 
     def __init__(self, pipelines: Sequence[Pipeline] = (), *, model: PlayerModel | None = None,
                  settings: QSettings | None = None, kiosk: bool = False, restart_delay_s: float = 2.0,
@@ -149,6 +153,7 @@ class MainWindow(QMainWindow):
         self.worker.looped.connect(lambda: self._discontinuity())
         self.worker.recording_finished.connect(self._on_recording_finished)
         self.cameras_found.connect(self._fill_camera_menu)
+        self.recordings_finished.connect(self._on_recordings_finished)
         self.model.events.panels.connect(lambda _v: self._apply_panels())
         self.model.events.changed.connect(self._persist)
         self._apply_panels()
@@ -157,6 +162,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         else:
             self.resize(1500, 900)
+        self._offer_unfinished()
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -181,6 +187,8 @@ class MainWindow(QMainWindow):
         self.file_menu.addSeparator()
         self.record_action = self._add(self.file_menu, "&Record events…", "Ctrl+R", self.toggle_recording)
         self.export_action = self._add(self.file_menu, "&Export view as MP4…", "Ctrl+E", self.toggle_export)
+        self.finish_action = self._add(self.file_menu, "&Finish unfinished recordings", "",
+                                       self.finish_unfinished)
         self.file_menu.addSeparator()
         self._add(self.file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         self._rebuild_recent()
@@ -209,7 +217,8 @@ class MainWindow(QMainWindow):
         self.addAction(self.export_action)
         if self.kiosk:
             bar.hide()
-            for act in (self.open_action, self.record_action, self.export_action, self.reconnect_action):
+            for act in (self.open_action, self.record_action, self.export_action, self.reconnect_action,
+                        self.finish_action):
                 act.setEnabled(False)
 
     def _add(self, menu, text: str, keys, slot) -> QAction:
@@ -278,6 +287,7 @@ class MainWindow(QMainWindow):
         self.event_view.set_geometry(info.width, info.height)
         self.stream_info.set_stream(self.uri, info, op.live, op.pipelines)
         self.setWindowTitle(f"spikesight - {os.path.basename(self.uri or '') or info.format}")
+        self.overlay.class_names = op.ground_truth_classes  # until a detector names its own
         self.depth_panel.clear()
         self.gesture_panel.clear()
         self.stats.reset()
@@ -478,15 +488,14 @@ class MainWindow(QMainWindow):
             self.notice.show_notice("Open a stream before recording.", "warning")
             return False
         try:
-            writer = open_writer(path, info.width, info.height)
+            self.recorder = open_recording(path, info.width, info.height)
         except (OSError, ValueError) as exc:
             self.notice.show_notice(f"Cannot record to {os.fspath(path)}: {exc}", "error")
             return False
-        offset = raw_time_offset(writer, info.start_time)
-        self.recorder = Recorder(writer, time_offset_us=offset)
+        writer = self.recorder.writer
+        if isinstance(writer, RecordingWriter) and not writer.direct:
+            self._set_unfinished([*self._unfinished(), os.path.abspath(writer.raw_path)])
         self.worker.start_recording(self.recorder)
-        if offset:
-            log.info("recording %s with times relative to %d µs (the stream's first event)", path, offset)
         self.status_panel.set_recording(self._recording_text())
         self.record_action.setText("Stop &recording")
         return True
@@ -500,6 +509,7 @@ class MainWindow(QMainWindow):
             self.recorder = None
         self.record_action.setText("&Record events…")
         self.status_panel.set_recording(self._recording_text())
+        self._set_unfinished(self._unfinished())
         if info["error"]:
             self.notice.show_notice(f"Recording to {info['path']} failed: {info['error']}", "error", 0)
         else:
@@ -507,10 +517,66 @@ class MainWindow(QMainWindow):
             offset = info.get("time_offset_us", 0)
             self.notice.show_notice(
                 f"Recorded {info['events']:,} events to {info['path']} ({info['reason']})."
-                + (f" Its times start at the stream's first event, {offset} µs on the camera's clock."
-                   if offset else "")
+                + (f" Its times count from its first event, {offset} µs on the camera's clock"
+                   " (kept in its header)." if offset else "")
                 + (f" {lost:,} events were lost: the viewer fell behind the camera." if lost else ""),
                 "warning" if lost else "info")
+
+    def _unfinished(self) -> list[str]:
+        """The journals of the recordings started here that are still on disk."""
+        v = self.settings.value("recording/unfinished", [])
+        paths = [v] if isinstance(v, str) else v or []
+        return [p for p in paths if isinstance(p, str) and os.path.isfile(p)]
+
+    def _set_unfinished(self, journals: list[str]) -> None:
+        self.settings.setValue("recording/unfinished", list(dict.fromkeys(journals)))
+        self.finish_action.setEnabled(bool(unfinished(journals)) and not self.kiosk)
+
+    def _offer_unfinished(self) -> None:
+        """After a crash: say which recordings were cut short and how to finish them."""
+        self._set_unfinished(self._unfinished())
+        journals = unfinished(self._unfinished())  # not those another window is recording now
+        if journals and not self.kiosk:
+            names = ", ".join(os.path.basename(j) for j in journals)
+            self.notice.show_notice(
+                f"Cut short by a crash: {names}. What reached the disk is there and opens as it is; "
+                "File ▸ Finish unfinished recordings turns each into the file asked for.", "warning", 0)
+
+    def finish_unfinished(self) -> None:
+        """Turn the journals of recordings cut short into their files (in a thread)."""
+        journals = unfinished(self._unfinished())  # not those being recorded now
+        if not journals or self.kiosk:
+            return
+        self.finish_action.setEnabled(False)
+        self.notice.show_notice(f"Finishing {len(journals)} recording(s)…", "info", 0)
+
+        def work() -> None:
+            done = []
+            for j in journals:
+                try:
+                    done.append((j, target_of(j), finish_recording(j, strict=False), None))
+                except Exception as exc:  # reported in the notice; the journal is kept
+                    log.exception("finishing the recording %s failed", j)
+                    done.append((j, None, {}, f"{type(exc).__name__}: {exc}"))
+            try:
+                self.recordings_finished.emit(done)
+            except RuntimeError:  # the window was deleted meanwhile
+                pass
+
+        threading.Thread(target=work, name="spikesight-finish-recordings", daemon=True).start()
+
+    def _on_recordings_finished(self, done: list) -> None:
+        self._set_unfinished(self._unfinished())
+        lines = []
+        for journal, target, skipped, error in done:
+            if error is not None:
+                lines.append(f"{os.path.basename(journal)}: failed ({error}); it is kept.")
+            else:
+                lines.append(f"{os.path.basename(journal)} → {target}"
+                             + (f" (skipped {sum(skipped.values())} damaged word(s))" if skipped else ""))
+        failed = any(d[3] is not None for d in done)
+        self.notice.show_notice("Finished recordings:\n" + "\n".join(lines), "error" if failed else "info",
+                                0 if failed else 10)
 
     def toggle_export(self) -> None:
         if self.exporter is not None:

@@ -8,25 +8,25 @@ waits, which slows playback but never the display. A live camera cannot wait: wi
 writer, so a stopped or failed recording leaves a file its reader accepts.
 
 Writers that have a ``flush()`` are flushed at most every ``flush_interval_s`` seconds, so a
-recording cut short by a crash keeps what was flushed (RAW and AEDAT 4 files keep what reached
-the disk without it; HDF5 needs it).
-
-``time_offset_us`` is subtracted from every timestamp written: RAW files hold at most 2**40 µs,
-so a camera that stamps µs since the Unix epoch (DV) is recorded relative to an offset, which
-the caller must report (:func:`raw_time_offset` picks it).
+recording cut short by a crash keeps what was flushed. :func:`open_recording` makes the writer
+the viewer records through: a :class:`~.journal.RecordingWriter`, whose file on disk is RAW
+until the recording stops, so a crash always leaves a file that opens (see :mod:`.journal`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
 
 import numpy as np
 
-from ..io.raw import MAX_WRITE_T, RawWriter
+from ..io import open_writer
+from ..io.raw import MAX_COORD
 from ..io.writer import EventWriter
+from .journal import RecordingWriter
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,11 @@ log = logging.getLogger(__name__)
 class Recorder:
     """Writes event arrays to ``writer`` from a background thread, in order."""
 
-    def __init__(self, writer: EventWriter, max_pending: int = 4_000_000, time_offset_us: int = 0,
+    def __init__(self, writer: EventWriter, max_pending: int = 4_000_000,
                  flush_interval_s: float = 1.0) -> None:
         self.writer = writer
         self.path = writer.path
         self.max_pending = int(max_pending)
-        self.time_offset_us = int(time_offset_us)
         self.flush_interval_s = float(flush_interval_s)
         self.error: BaseException | None = None
         self.dropped = 0
@@ -54,6 +53,12 @@ class Recorder:
     def count(self) -> int:
         """Events written so far."""
         return self.writer.count
+
+    @property
+    def time_offset_us(self) -> int:
+        """The camera-clock time (µs) that the times in the file are relative to (0: none);
+        a RAW file keeps it in its header."""
+        return int(getattr(self.writer, "time_offset_us", 0))
 
     @property
     def pending(self) -> int:
@@ -90,9 +95,6 @@ class Recorder:
                     if not self._queue:
                         return
                     ev = self._queue.popleft()
-                if self.time_offset_us:
-                    ev = ev.copy()
-                    ev["t"] -= self.time_offset_us
                 self.writer.write(ev)
                 if flush is not None and time.monotonic() - flushed >= self.flush_interval_s:
                     flush()
@@ -123,9 +125,12 @@ class Recorder:
         self._thread.join(timeout)
 
 
-def raw_time_offset(writer: EventWriter, start_time: int | None) -> int:
-    """The offset to subtract from a stream starting at ``start_time`` (µs) for ``writer``: the
-    start time itself when the writer is a RAW one and the times lie beyond what RAW holds."""
-    if isinstance(writer, RawWriter) and start_time is not None and start_time >= MAX_WRITE_T:
-        return int(start_time)
-    return 0
+def open_recording(path: str | os.PathLike, width: int, height: int) -> Recorder:
+    """A :class:`Recorder` writing to ``path`` (format from its extension) so that a crash
+    leaves a file that opens: through a :class:`~.journal.RecordingWriter`, except for
+    geometries RAW cannot hold (over 2048 pixels a side), written directly and logged."""
+    if max(int(width), int(height)) > MAX_COORD:
+        log.warning("%s: %dx%d is too large for a crash-safe (RAW) recording; writing it directly",
+                    path, width, height)
+        return Recorder(open_writer(path, width, height))
+    return Recorder(RecordingWriter(path, width, height))

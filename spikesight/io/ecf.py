@@ -348,6 +348,15 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def close_pool() -> None:
+    """Stop the shared coding threads (the next decode or encode starts them again), for a
+    process that must leave no thread running (a test session ending with ``os._exit``)."""
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
 def _split(weights: np.ndarray, parts: int) -> list[tuple[int, int]]:
     """Cut ``len(weights)`` items into at most ``parts`` contiguous ranges of similar total weight."""
     k = len(weights)

@@ -880,9 +880,15 @@ class _IndexedTable:
         if not self.pending_n:
             return
         data = np.concatenate(self.pending) if len(self.pending) > 1 else self.pending[0]
-        n = (len(data) // self.chunk) * self.chunk if whole_chunks else len(data)
+        whole = (len(data) // self.chunk) * self.chunk
+        n = whole if whole_chunks else len(data)
         if n and self.ecf_threads is not None:
             self._write_ecf(data[:n])
+            if n > whole:
+                # the unfinished chunk is stored, so the file holds it, and stays pending: direct
+                # chunk writes start on chunk boundaries, so it is written again, whole, in place
+                self.rows -= n - whole
+                n = whole
         elif n:
             self.events.resize((self.rows + n,))
             self.events[self.rows :] = data[:n]
@@ -1008,8 +1014,9 @@ class MetavisionH5Writer(EventWriter):
         self._last_trigger_t = int(t[-1])
 
     def flush(self) -> None:
-        """Write buffered events and triggers and flush the HDF5 file. This does not make the file
-        crash-safe: HDF5 metadata written after the flush can still leave it unreadable."""
+        """Write buffered events and triggers and flush the HDF5 file; writing goes on after it.
+        This does not make the file crash-safe: HDF5 metadata written after the flush can still
+        leave it unreadable (the viewer records HDF5 through a RAW journal for that)."""
         self._cd.flush()
         self._trig.flush()
         self._f.flush()

@@ -23,7 +23,7 @@ import mmap
 import os
 import sys
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,20 +243,24 @@ class RawWriter(EventWriter):
 
     Subclasses give the encoding, the trigger id range, the words each event or trigger may
     take at most, and numba encoders that append words and keep their state in ``_state``.
+    ``header`` adds ``% key value`` lines to the file's header (e.g. ``{T0_KEY: t0}``, the
+    camera-clock time that the times written are relative to; see :mod:`.raw_header`).
     """
 
     encoding: str
     word_dtype: str
     max_trigger_id: int
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int) -> None:
+    def __init__(self, path: str | os.PathLike, width: int, height: int, *,
+                 header: Mapping[str, object] | None = None) -> None:
         super().__init__(path, width, height)
         if not (0 < self.width <= MAX_COORD and 0 < self.height <= MAX_COORD):
             raise ValueError(f"{self.encoding.upper()} holds at most {MAX_COORD}x{MAX_COORD} pixels, "
                              f"not {self.width}x{self.height}")
+        head = format_header(self.encoding, self.width, self.height, header)
         self._state = self._initial_state()
         self._f = open(self.path, "wb")  # closed in _finish
-        self._f.write(format_header(self.encoding, self.width, self.height))
+        self._f.write(head)
 
     @abstractmethod
     def _initial_state(self) -> np.ndarray:

@@ -7,6 +7,11 @@ by ``% end`` or by the first byte of a line that is not ``%``. The encoding come
 from the sensor, the system ID or the HAL plugin named in the header, using the table below
 (facts from Prophesee's OpenEB: ``device_system_id.h``, ``psee_raw_file_header.cpp`` and the
 geometries of each device), else from the caller's ``geometry=(w, h)``.
+
+RAW holds times below 2**40 µs. A stream stamped with a later clock (µs since the Unix epoch, as
+DV cameras stamp them) is written relative to its first event, and that offset is kept in the
+header as ``% spikesight_t0_us <µs>`` (:data:`T0_KEY`): the event at ``t`` happened at ``t0 + t``
+on the camera's clock. Readers show it in ``StreamInfo.metadata``; the times read are the file's.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .errors import EmptyFileError, GeometryError, HeaderError, UnsupportedFormatError
@@ -21,6 +27,11 @@ from .errors import EmptyFileError, GeometryError, HeaderError, UnsupportedForma
 log = logging.getLogger(__name__)
 
 MAX_HEADER_BYTES = 1 << 16
+#: The header key holding the camera-clock time (µs) that the file's times are relative to.
+T0_KEY = "spikesight_t0_us"
+#: Headers with extra fields are padded to a multiple of this (EVT 2.0's word size): a file cut
+#: at a page boundary (a killed writer) then ends on a whole word.
+HEADER_ALIGN = 4
 
 VGA = (640, 480)
 HVGA = (480, 360)
@@ -219,6 +230,9 @@ def parse_header(head: bytes, path: str | os.PathLike | None = None,
     if encoding is None:
         raise HeaderError(path, 0, "the header names no encoding (no 'evt' or 'format' line)")
 
+    t0 = lower.get(T0_KEY)
+    if t0 is not None and not re.fullmatch(r"-?\d+", t0):
+        raise HeaderError(path, 0, f"'{T0_KEY} {t0}' is not a time in µs (an integer)")
     header = RawHeader(fields=fields, encoding=encoding, data_offset=data_offset, format_options=options)
     _settle_geometry(header, lower, path, geometry)
     if encoding == "evt21":
@@ -273,8 +287,13 @@ def _evt21_legacy(options: dict[str, str], lower: dict[str, str]) -> bool:
     return prophesee and sid.isdigit() and 0 < int(sid) < EVT21_LEGACY_BEFORE_SYSTEM_ID
 
 
-def format_header(encoding: str, width: int, height: int, extra: dict[str, str] | None = None) -> bytes:
-    """A header Metavision accepts for a file written in ``encoding`` ('evt2' or 'evt3')."""
+def format_header(encoding: str, width: int, height: int, extra: Mapping[str, object] | None = None) -> bytes:
+    """A header Metavision accepts for a file written in ``encoding`` ('evt2' or 'evt3').
+
+    ``extra`` fields are added as ``% key value`` lines (keys without spaces, values on one line);
+    the last one's value is then padded with leading spaces so that the header's length is a
+    multiple of :data:`HEADER_ALIGN` (readers strip them).
+    """
     evt = {"evt2": ("2.0", "EVT2"), "evt3": ("3.0", "EVT3")}[encoding]
     lines = [
         f"% evt {evt[0]}",
@@ -282,6 +301,13 @@ def format_header(encoding: str, width: int, height: int, extra: dict[str, str] 
         f"% geometry {width}x{height}",
     ]
     for k, v in (extra or {}).items():
-        lines.append(f"% {k} {v}")
+        key, value = str(k), str(v)
+        if not key or any(c.isspace() for c in key) or "\n" in value or "\r" in value:
+            raise ValueError(f"a RAW header field needs a key without spaces and a one-line value: {k!r}")
+        lines.append(f"% {key} {value}")
+    if extra:
+        short = -len(("\n".join(lines) + "\n% end\n").encode("utf-8")) % HEADER_ALIGN
+        key, _, value = lines[-1][2:].partition(" ")
+        lines[-1] = f"% {key} {' ' * short}{value}"
     lines.append("% end")
     return ("\n".join(lines) + "\n").encode("utf-8")

@@ -217,6 +217,26 @@ def test_recording_writes_what_is_played_and_reads_back(tmp_path, dot_events):
     assert info["events"] == len(want)
 
 
+def test_recordings_stopped_or_replaced_before_the_engine_took_them_are_closed(tmp_path, dot_events):
+    """Start and stop (or start twice) faster than the engine's thread applies commands: the
+    recorders it never took are still closed (their thread ends, their file opens) and reported."""
+    r = Run(dot_events, FAST)  # not running yet: no command is taken before these calls
+    first, second = (Recorder(open_writer(tmp_path / name, W, H)) for name in ("a.raw", "b.raw"))
+    r.engine.start_recording(first)
+    r.engine.start_recording(second)
+    r.engine.stop_recording()
+    wait_for(lambda: r.kinds().count("recording") == 2)
+    reports = {p["path"]: p for k, p in r.posted if k == "recording"}
+    assert reports[first.path]["reason"] == "replaced" and reports[second.path]["reason"] == "stopped"
+    for rec in (first, second):
+        assert not rec._thread.is_alive() and rec.error is None
+        assert len(read_events(rec.path)) == 0
+    third = Recorder(open_writer(tmp_path / "c.raw", W, H))
+    with r:
+        r.engine.start_recording(third)
+    assert not third._thread.is_alive() and dict(r.posted)["recording"]["path"] == third.path
+
+
 def test_seeking_back_stops_a_recording_and_leaves_a_readable_file(tmp_path, dot_events):
     path = tmp_path / "rec.hdf5"
     with Run(dot_events, FAST) as r:

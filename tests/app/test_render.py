@@ -1,14 +1,17 @@
 """Rendering with decay, the noise filter, and ground-truth lookup, against plain references."""
 
+from importlib.resources import files
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikesight.app.groundtruth import boxes_at, boxes_path_for, load_boxes
+from spikesight.app.groundtruth import GEN1_CLASSES, boxes_at, boxes_path_for, class_names_for, load_boxes
 from spikesight.app.noise import BackgroundActivityFilter
 from spikesight.app.render import EXP_TAU_FRACTION, decay_weight, render
 from spikesight.io import make_events
+from spikesight.io.bbox import write_boxes
 from spikesight.io.video import PALETTES, render_frame
 
 W, H = 7, 5
@@ -118,3 +121,28 @@ def test_ground_truth_is_found_beside_the_file_and_held_briefly(tmp_path):
     np.save(tmp_path / "bad_bbox.npy", np.zeros(2))
     with pytest.raises(ValueError):
         load_boxes(str(tmp_path / "bad_bbox.npy"))
+
+
+@pytest.mark.parametrize(("layout", "ids", "names"), [
+    ("gen1", [0, 1], ("car", "pedestrian")),
+    ("gen1", [0, 0], ("car", "pedestrian")),
+    ("gen1", [0, 2], ()),  # an id Gen1 does not have: labelled by number
+    ("1mpx", [0, 6], ("pedestrian", "two wheeler", "car", "truck", "bus", "traffic sign", "traffic light")),
+    ("1mpx", [7], ()),
+    ("metavision", [0, 1], ()),  # a detector's output, not a dataset's labels
+])
+def test_ground_truth_classes_are_named_after_the_dataset_of_the_files_layout(tmp_path, layout, ids, names):
+    boxes = np.zeros(len(ids), BOX)
+    boxes["class_id"] = ids
+    path = tmp_path / "scene_bbox.npy"
+    write_boxes(path, boxes, dtype=layout)
+    assert class_names_for(path, load_boxes(str(path))) == names
+
+
+def test_the_demo_and_the_simulator_name_cars_and_pedestrians():
+    from spikesight.io.sim.street import CLASSES
+
+    assert GEN1_CLASSES == CLASSES
+    demo = files("spikesight.assets") / "demo" / "street_bbox.npy"
+    assert class_names_for(demo, load_boxes(str(demo))) == ("car", "pedestrian")
+

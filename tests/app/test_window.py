@@ -218,7 +218,7 @@ def test_ground_truth_boxes_beside_the_file(make_window, qtbot, tmp_path, dot_ev
     win.model.seek(1_500_000 + 1000)
     qtbot.waitUntil(lambda: len(win.overlay.ground_truth.boxes) == 1, timeout=WAIT)
     np.testing.assert_allclose(win.overlay.ground_truth.boxes[0], [10, 12, 30, 20])
-    assert win.overlay.ground_truth.texts == ["GT class 0"]
+    assert win.overlay.ground_truth.texts == ["GT pedestrian"]  # class 0 of the 1 Mpx dataset
     assert win.overlay.ground_truth.colour == GROUND_TRUTH_COLOUR
     win.model.seek(1_200_000)
     qtbot.waitUntil(lambda: len(win.overlay.ground_truth.boxes) == 0, timeout=WAIT)
@@ -257,6 +257,8 @@ def test_record_and_read_back(make_window, qtbot, tmp_path, dot_events, ext):
     want = dot_events[dot_events["t"] >= m.start_time + 1_000_000]
     np.testing.assert_array_equal(back[["x", "y", "p", "t"]], want)
     assert "Recorded" in win.notice.text()
+    assert sorted(tmp_path.glob("rec*")) == [path]  # the crash-safe journal is gone
+    assert not win.finish_action.isEnabled()
 
 
 def test_export_the_view_as_mp4(make_window, qtbot, tmp_path, dot_events):

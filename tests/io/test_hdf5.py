@@ -259,6 +259,33 @@ def test_ecf_writes_of_any_size_and_a_reused_buffer(tmp_path):
     assert counts == [8] * (n // 8) + [n % 8]
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(0, 300), max_size=6).map(sorted),
+    flush_after=st.lists(st.booleans(), min_size=7, max_size=7),
+    compression=st.sampled_from(["ecf", "ecf", "gzip", "none"]),
+)
+def test_flushing_mid_stream_changes_nothing_in_the_file(tmp_path_factory, cuts, flush_after, compression):
+    """A recorder flushes every second, in the middle of a chunk: an ECF chunk stored unfinished
+    is stored again, whole, when it fills (direct chunk writes start on chunk boundaries), and
+    the file holds exactly what was written, chunk for chunk."""
+    rng = np.random.default_rng(5)
+    n = 300
+    ev = make_events(rng.integers(0, 64, n), rng.integers(0, 48, n), rng.integers(0, 2, n), np.arange(n) * 7)
+    path = tmp_path_factory.mktemp("fl") / "flushed.hdf5"
+    with MetavisionH5Writer(path, 64, 48, compression=compression, chunk_size=8) as w:
+        for (a, b), flush in zip(itertools.pairwise([0, *cuts, n]), flush_after, strict=False):
+            w.write(ev[a:b])
+            if flush:
+                w.flush()
+    np.testing.assert_array_equal(read_events(path), ev)
+    with h5py.File(path, "r") as f:
+        assert f["CD/indexes"][:].tolist() == reference_indexes(ev["t"])
+        if compression == "ecf":
+            chunks = [f["CD/events"].id.read_direct_chunk((k,))[1] for k in range(0, n, 8)]
+            assert [int.from_bytes(c[:4], "little") >> 2 for c in chunks] == [8] * (n // 8) + [n % 8]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     t=st.lists(st.integers(0, 30_000), min_size=1, max_size=200).map(sorted),

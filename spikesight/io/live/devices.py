@@ -5,7 +5,8 @@ Each back end is asked in a thread of its own with a deadline, so one that hangs
 a bad state) cannot hold up the others or the caller; it is reported as timed out. A back end
 that is not installed is reported as missing with how to install it, and one that answers "no
 device" with an exception (neuromorphic-drivers raises ``RuntimeError`` on a machine without
-USB) counts as none found.
+USB) counts as none found. Each camera comes with the settings its URI can carry (``roi``,
+``biases`` presets, ...: see :mod:`.options`).
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ DEFAULT_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class LiveDevice:
-    """A camera one can open with ``open_source(uri)``."""
+    """A camera one can open with ``open_source(uri)``; ``options`` are the settings its URI takes
+    after ``?`` (``roi=x,y,w,h&biases=...``)."""
 
     uri: str
     backend: str
     model: str
     serial: str = ""
+    options: str = ""
 
 
 @dataclass
@@ -87,6 +90,28 @@ def _webcam() -> list[tuple[str, str, str]]:
     return out
 
 
+def _dv_options(model: str) -> str:
+    from .dv import uri_options
+
+    return uri_options(model)
+
+
+def _prophesee_options(model: str) -> str:
+    from .prophesee import uri_options
+
+    return uri_options(model)
+
+
+def _metavision_options(model: str) -> str:
+    from .metavision import uri_options
+
+    return uri_options(model)
+
+
+#: The URI options of each back end's cameras, by model.
+OPTIONS: dict[str, Callable[[str], str]] = {"dv": _dv_options, "prophesee": _prophesee_options,
+                                            "metavision": _metavision_options}
+
 #: The back ends in the order they are shown, each with its discovery function.
 BACKENDS: dict[str, Callable[[], list[tuple[str, str, str]]]] = {
     "dv": _dv,
@@ -106,7 +131,8 @@ def _ask(name: str, fn: Callable[[], list[tuple[str, str, str]]]) -> BackendRepo
     except Exception as exc:  # a back end's failure to list is "none found", with its text
         log.debug("listing %s devices failed", name, exc_info=True)
         return BackendReport(name, True, note=f"none found ({type(exc).__name__}: {exc})")
-    devices = [LiveDevice(uri, name, model, serial) for uri, model, serial in found]
+    options = OPTIONS.get(name, lambda _model: "")
+    devices = [LiveDevice(uri, name, model, serial, options(model)) for uri, model, serial in found]
     note = "" if devices else (_NOTES.get(name) or "none found")
     return BackendReport(name, True, devices, note)
 

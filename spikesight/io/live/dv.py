@@ -14,9 +14,24 @@ APS frames and IMU samples, where the camera has them, are kept apart from the e
 :meth:`DvInputSource.take_imu` (bounded). External signal edges become triggers.
 
 Settings: ``roi=(x, y, width, height)`` (``setCropArea``), ``noise_filter_us`` (dv-processing's
-``BackgroundActivityNoiseFilter``, run on each batch in the reader thread), and raw ``biases``:
-``{"contrast_on": n, "contrast_off": n}`` on a DVXplorer, the names of
-``DAVIS.Davis346BiasVDAC`` (voltage biases) on a DAVIS 346.
+``BackgroundActivityNoiseFilter``, run on each batch in the reader thread), and ``biases``: raw
+values, ``{"contrast_on": n, "contrast_off": n}`` on a DVXplorer, the names of
+``DAVIS.Davis346BiasVDAC`` (voltage biases) on a DAVIS 346; or a sensitivity preset of DV's
+(:data:`SENSITIVITY_PRESETS`: ``very_low``, ``low``, ``default``, ``high``, ``very_high``; a more
+sensitive camera sends more events for the same scene, and more noise):
+
+* dv-processing 1.7 has DV's presets for a DVXplorer (``CameraCapture.setDVSBiasSensitivity``),
+  used as they are.
+* dv-processing 2.x has none. A DVXplorer's ON and OFF contrast thresholds (0-17; higher means a
+  larger contrast is needed) move by :data:`DVX_THRESHOLD_STEP` per preset step from the values
+  the camera opened with; a DAVIS 346's ON and OFF threshold biases (coarse/fine currents)
+  have their fine value scaled by :data:`DAVIS_FINE_FACTOR` per step, the coarse value kept: a
+  larger ON current raises the ON threshold, a smaller OFF current raises the OFF threshold.
+  These steps are ours (no camera was at hand to tune them): presets make a camera more or less
+  sensitive in DV's sense, not bit-identical to DV.
+
+The settings can be written in the URI: ``dv:[SERIAL]?roi=x,y,w,h&biases=low&noise_filter_us=1000``
+(raw biases as ``biases=contrast_on:3,contrast_off:3``), see :mod:`.options`.
 """
 
 from __future__ import annotations
@@ -34,6 +49,7 @@ from numba import njit
 
 from ..events import EVENT_DTYPE, TRIGGER_DTYPE, empty_events
 from .base import BackendUnavailable, DeviceNotFound, LiveBatch, LiveSource, LiveSourceError
+from .options import parse_biases, parse_int, parse_roi, split_options
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +63,19 @@ IMU_DTYPE = np.dtype([("t", "<i8"), ("ax", "<f4"), ("ay", "<f4"), ("az", "<f4"),
                       ("gx", "<f4"), ("gy", "<f4"), ("gz", "<f4"), ("temperature", "<f4")])
 # dv's TriggerType values of the two external signal edges (the only triggers returned).
 _RISING, _FALLING = 1, 2
+#: DV's sensitivity presets, least sensitive first, and each one's steps from the default.
+SENSITIVITY_PRESETS = {"very_low": -2, "low": -1, "default": 0, "high": 1, "very_high": 2}
+#: dv-processing 1.7's ``CameraCapture.BiasSensitivity`` member of each preset.
+_LEGACY_PRESETS = {"very_low": "VeryLow", "low": "Low", "default": "Default", "high": "High",
+                   "very_high": "VeryHigh"}
+#: DVXplorer contrast-threshold units per preset step (dv-processing 2.x; the range is 0-17).
+DVX_THRESHOLD_STEP = 2
+DVX_THRESHOLD_MAX = 17
+#: Factor on the fine value of a DAVIS 346's ON and OFF threshold biases per preset step.
+DAVIS_FINE_FACTOR = 1.5
+#: What ``dv:SERIAL?...`` takes, and how each value is read.
+URI_OPTIONS = {"roi": parse_roi, "biases": parse_biases, "noise_filter_us": parse_int,
+               "packet_interval_us": parse_int}
 
 
 def dv_module():
@@ -247,7 +276,7 @@ class DvCameraSource(DvInputSource):
     backend = "dv"
 
     def __init__(self, serial: str = "", *, roi: tuple[int, int, int, int] | None = None,
-                 biases: dict[str, int] | None = None, packet_interval_us: int | None = None,
+                 biases: str | dict[str, int] | None = None, packet_interval_us: int | None = None,
                  **kwargs: Any) -> None:
         serial = serial.strip()
         super().__init__(f"dv:{serial}", **kwargs)
@@ -258,7 +287,9 @@ class DvCameraSource(DvInputSource):
                 cam.setTimeInterval(timedelta(microseconds=int(packet_interval_us)))
             if roi is not None:
                 cam.setCropArea(tuple(int(v) for v in roi))
-            if biases:
+            if isinstance(biases, str):
+                _set_preset(dv, cam, biases, self.uri)
+            elif biases:
                 _set_biases(dv, cam, biases, self.uri)
         except (AttributeError, RuntimeError, TypeError, ValueError) as exc:
             raise LiveSourceError("dv", f"cannot apply the settings: {dv_message(exc)}", self.uri) from exc
@@ -268,6 +299,9 @@ class DvCameraSource(DvInputSource):
                     "usb": f"bus {desc.busNumber} address {desc.devAddress}"}
         if roi is not None:
             meta["roi"] = ",".join(str(int(v)) for v in roi)
+        if biases:
+            meta["biases"] = (biases if isinstance(biases, str)
+                              else ",".join(f"{k}={v}" for k, v in biases.items()))
         self._attach(cam, **meta)
 
 
@@ -319,6 +353,37 @@ def _set_biases(dv: Any, cam: Any, biases: dict[str, int], uri: str) -> None:
         raise LiveSourceError("dv", f"this camera has no bias {name!r}", uri)
 
 
+def _set_preset(dv: Any, cam: Any, preset: str, uri: str) -> None:
+    """One of DV's sensitivity presets (see the module's docstring for how each camera gets it)."""
+    if preset not in SENSITIVITY_PRESETS:
+        raise LiveSourceError("dv", f"unknown bias preset {preset!r}; presets: {list(SENSITIVITY_PRESETS)}",
+                              uri)
+    step = SENSITIVITY_PRESETS[preset]
+    if hasattr(cam, "setDVSBiasSensitivity"):  # dv-processing 1.7: DV's own presets (DVXplorer)
+        value = getattr(dv.io.CameraCapture.BiasSensitivity, _LEGACY_PRESETS[preset])
+        if cam.setDVSBiasSensitivity(value) is False:
+            raise LiveSourceError("dv", "dv-processing 1.7 has sensitivity presets for a DVXplorer only", uri)
+    elif hasattr(cam, "setContrastThresholdOn"):  # a DVXplorer, dv-processing 2.x
+        for get, put in ((cam.getContrastThresholdOn, cam.setContrastThresholdOn),
+                         (cam.getContrastThresholdOff, cam.setContrastThresholdOff)):
+            put(min(max(int(get()) - step * DVX_THRESHOLD_STEP, 0), DVX_THRESHOLD_MAX))
+    elif hasattr(cam, "setDavis346BiasCoarseFine"):  # a DAVIS 346, dv-processing 2.x
+        cf = dv.io.camera.DAVIS.Davis346BiasCF
+        for bias, sign in ((cf.On, -1), (cf.Off, 1)):
+            coarse, fine = cam.getDavis346BiasCoarseFine(bias)
+            scaled = round(int(fine) * DAVIS_FINE_FACTOR ** (sign * step))
+            cam.setDavis346BiasCoarseFine(bias, int(coarse), min(max(scaled, 1), 255))
+    else:
+        raise LiveSourceError("dv", "this camera has no sensitivity presets", uri)
+
+
+def uri_options(model: str) -> str:
+    """The URI options a camera of ``model`` (as :func:`discover` names it) takes, for listings."""
+    raw = "contrast_on:n,contrast_off:n" if "XPLORER" in model.upper() else "name:value,..."
+    return (f"roi=x,y,w,h&biases={'|'.join(SENSITIVITY_PRESETS)}|{raw}"
+            "&noise_filter_us=N&packet_interval_us=N")
+
+
 def discover() -> list[tuple[str, str, str]]:
     """``(uri, model, serial)`` of each iniVation camera dv-processing finds."""
     dv = dv_module()
@@ -333,5 +398,6 @@ def discover() -> list[tuple[str, str, str]]:
 
 
 def open_dv(rest: str, **kwargs: Any) -> DvCameraSource:
-    """The opener of ``dv:`` and ``dv:SERIAL``."""
-    return DvCameraSource(rest, **kwargs)
+    """The opener of ``dv:`` and ``dv:SERIAL``, with :data:`URI_OPTIONS` after ``?``."""
+    serial, kwargs = split_options("dv", rest, URI_OPTIONS, kwargs)
+    return DvCameraSource(serial, **kwargs)

@@ -14,6 +14,7 @@ end the stream with :class:`~.base.SourceDisconnected`. No camera: the SDK raise
 
 Biases: a preset of :data:`~.prophesee.BIAS_PRESETS` (applied as changes to the camera's current
 ``bias_diff_on``/``bias_diff_off``) or raw values by the SDK's names (``{"bias_diff_on": 110}``).
+Both can be written in the URI: ``metavision:[SERIAL]?roi=x,y,w,h&biases=less_sensitive``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..events import as_events
 from .base import BackendUnavailable, DeviceNotFound, LiveBatch, LiveSource, LiveSourceError
+from .options import parse_biases, parse_roi, split_options
 from .prophesee import BIAS_PRESETS
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Slice length asked of the EventsIterator (µs): how often the reader thread gets control back.
 DELTA_T_US = 2_000
 MODEL = "Prophesee camera (Metavision SDK)"
+#: What ``metavision:SERIAL?...`` takes, and how each value is read.
+URI_OPTIONS = {"roi": parse_roi, "biases": parse_biases}
 _INSTALL = ("needs the Metavision SDK or OpenEB, which are not on PyPI (see https://docs.prophesee.ai); "
             "prophesee: reads the same cameras without an SDK")
 
@@ -139,5 +143,11 @@ def _serial_of(obj: Any) -> str | None:
 
 
 def open_metavision(rest: str, **kwargs: Any) -> MetavisionSource:
-    """The opener of ``metavision:`` and ``metavision:SERIAL``."""
-    return MetavisionSource(rest, **kwargs)
+    """The opener of ``metavision:`` and ``metavision:SERIAL``, with :data:`URI_OPTIONS` after ``?``."""
+    serial, kwargs = split_options("metavision", rest, URI_OPTIONS, kwargs)
+    return MetavisionSource(serial, **kwargs)
+
+
+def uri_options(model: str) -> str:
+    """The URI options a camera through the SDK takes, for listings."""
+    return f"roi=x,y,w,h&biases={'|'.join(BIAS_PRESETS)}|name:value,..."

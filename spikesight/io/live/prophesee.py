@@ -21,6 +21,17 @@ Biases: a preset name from :data:`BIAS_PRESETS` (changes from the device's defau
 contrast; ``more_sensitive`` the opposite), or a dict of raw values in the device's own bias
 fields (EVK4: offsets from the chip's factory biases; EVK3 HD: absolute values), checked against
 ``biases_bounds()`` where the device gives them.
+
+Region of interest: ``roi=(x, y, width, height)`` keeps the events of that rectangle only, done by
+the sensor. neuromorphic-drivers gives the EVK4, EVK3 HD and CenturyArks VGA a row mask and a
+column mask (one bit per column or row, set bits are off; with ``mask_intersection_only`` false,
+a pixel is off when its row or its column is), as its ``evk4_region_of_interest`` example uses
+them: every bit set but those of the rectangle (:func:`roi_masks`). The DAVIS 346 has a
+``RegionOfInterest(left, top, width, height)``. Other devices refuse an ROI. Events keep their
+sensor coordinates and the stream its full geometry; ``info.metadata["roi"]`` says the rectangle.
+
+Both can be written in the URI: ``prophesee:[SERIAL]?roi=x,y,w,h&biases=less_sensitive`` (or
+``biases=diff_on:20,diff_off:-20``), see :mod:`.options`.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ import numpy as np
 
 from ..events import EVENT_DTYPE, TRIGGER_DTYPE
 from .base import BackendUnavailable, DeviceNotFound, LiveBatch, LiveSource, LiveSourceError
+from .options import parse_biases, parse_roi, split_options
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +57,10 @@ BIAS_PRESETS: dict[str, dict[str, int]] = {
     "less_sensitive": {"diff_on": 20, "diff_off": -20},
     "more_sensitive": {"diff_on": -12, "diff_off": 12},
 }
+#: What ``prophesee:SERIAL?...`` takes, and how each value is read.
+URI_OPTIONS = {"roi": parse_roi, "biases": parse_biases}
+#: The devices (neuromorphic-drivers' ``Name`` values) that take a region of interest.
+ROI_MODELS = ("Prophesee EVK4", "Prophesee EVK3 HD", "CenturyArks VGA", "iniVation DAVIS 346")
 
 
 def nd_module():
@@ -98,13 +114,36 @@ def discover() -> list[tuple[str, str, str]]:
     return out
 
 
+def uri_options(model: str) -> str:
+    """The URI options a camera of ``model`` (as :func:`discover` names it) takes, for listings."""
+    roi = "roi=x,y,w,h&" if model.startswith(ROI_MODELS) else ""
+    return f"{roi}biases={'|'.join(BIAS_PRESETS)}|name:value,..."
+
+
+def roi_masks(width: int, height: int, roi: tuple[int, int, int, int], x_words: int,
+              y_words: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The column and row masks that keep only ``roi`` = (x, y, w, h): bit ``i`` of the words
+    (little-endian, 64 bits each) is column (row) ``i``; set bits are off, and the bits past the
+    sensor's width (height) are 0, as neuromorphic-drivers' ``RowColumnMask`` packs them."""
+    x, y, w, h = roi
+
+    def words(size: int, start: int, length: int, n: int) -> tuple[int, ...]:
+        bits = np.zeros(n * 64, dtype=bool)
+        bits[:size] = True
+        bits[start : start + length] = False
+        return tuple(int(v) for v in np.packbits(bits, bitorder="little").view("<u8"))
+
+    return words(width, x, w, x_words), words(height, y, h, y_words)
+
+
 class PropheseeSource(LiveSource):
-    """A camera through neuromorphic-drivers; ``biases`` a preset name or raw values (see the
-    module's docstring)."""
+    """A camera through neuromorphic-drivers; ``biases`` a preset name or raw values, ``roi`` the
+    rectangle (x, y, width, height) whose events the sensor sends (see the module's docstring)."""
 
     backend = "prophesee"
 
     def __init__(self, serial: str = "", *, biases: str | dict[str, int] | None = None,
+                 roi: tuple[int, int, int, int] | None = None,
                  iterator_timeout: float = ITERATOR_TIMEOUT_S, **kwargs: Any) -> None:
         serial = serial.strip()
         super().__init__(f"prophesee:{serial}", **kwargs)
@@ -119,8 +158,8 @@ class PropheseeSource(LiveSource):
             name = _name_text(device.name())
             props = device.properties()
             dev_serial = device.serial()
-            if biases is not None:
-                self._apply_biases(biases)
+            if biases is not None or roi is not None:
+                self._configure(biases, roi, props.width, props.height)
         except (RuntimeError, LiveSourceError, ValueError, TypeError) as exc:
             self._close_device()
             if isinstance(exc, LiveSourceError):
@@ -129,12 +168,37 @@ class PropheseeSource(LiveSource):
         self._dropped_packets = 0
         self.info = self._live_info(props.width, props.height, model=name, serial=dev_serial,
                                     biases=biases if isinstance(biases, str) else
-                                    (",".join(f"{k}={v}" for k, v in biases.items()) if biases else None))
+                                    (",".join(f"{k}={v}" for k, v in biases.items()) if biases else None),
+                                    roi=",".join(str(int(v)) for v in roi) if roi is not None else None)
         self._start()
 
-    def _apply_biases(self, biases: str | dict[str, int]) -> None:
-        """Build the device's Configuration with these biases and send it."""
+    def _configure(self, biases: str | dict[str, int] | None, roi: tuple[int, int, int, int] | None,
+                   width: int, height: int) -> None:
+        """Build the device's Configuration with these biases and region of interest, and send it."""
         module = self._config_module()
+        fields: dict[str, Any] = {}
+        if biases is not None:
+            fields["biases"] = module.Biases(**self._bias_values(module, biases))
+        if roi is not None:
+            fields.update(self._roi_fields(module, tuple(int(v) for v in roi), width, height))
+        self._device.update_configuration(module.Configuration(**fields))
+
+    def _roi_fields(self, module: Any, roi: tuple[int, ...], width: int, height: int) -> dict[str, Any]:
+        x, y, w, h = roi
+        if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > width or y + h > height:
+            raise LiveSourceError("prophesee", f"roi {roi} does not lie within the {width}x{height} sensor",
+                                  self.uri)
+        config = {f.name: f for f in dataclasses.fields(module.Configuration)}
+        if "x_mask" in config and "y_mask" in config:
+            default = module.Configuration()
+            x_mask, y_mask = roi_masks(width, height, (x, y, w, h), len(default.x_mask), len(default.y_mask))
+            return {"x_mask": x_mask, "y_mask": y_mask, "mask_intersection_only": False}
+        if "region_of_interest" in config and hasattr(module, "RegionOfInterest"):
+            return {"region_of_interest": module.RegionOfInterest(left=x, top=y, width=w, height=h)}
+        raise LiveSourceError("prophesee", f"neuromorphic-drivers sets no region of interest on a "
+                                           f"{_name_text(self._device.name())}", self.uri)
+
+    def _bias_values(self, module: Any, biases: str | dict[str, int]) -> dict[str, int]:
         values = dataclasses.asdict(module.Biases())
         if isinstance(biases, str):
             if biases not in BIAS_PRESETS:
@@ -150,7 +214,7 @@ class PropheseeSource(LiveSource):
                                                    f"{sorted(values)}", self.uri)
             values.update({k: int(v) for k, v in biases.items()})
         self._check_bounds(values)
-        self._device.update_configuration(module.Configuration(biases=module.Biases(**values)))
+        return values
 
     def _config_module(self) -> Any:
         """The neuromorphic-drivers module of this device's configuration (``nd.prophesee_evk4``...)."""
@@ -158,7 +222,8 @@ class PropheseeSource(LiveSource):
         key = getattr(name, "name", str(name)).lower()
         module = getattr(self._nd, key, None)
         if module is None or not hasattr(module, "Biases"):
-            raise LiveSourceError("prophesee", f"biases cannot be set on a {_name_text(name)} here", self.uri)
+            raise LiveSourceError("prophesee", f"biases and ROI cannot be set on a {_name_text(name)} here",
+                                  self.uri)
         return module
 
     def _check_bounds(self, values: dict[str, int]) -> None:
@@ -210,5 +275,6 @@ class PropheseeSource(LiveSource):
 
 
 def open_prophesee(rest: str, **kwargs: Any) -> PropheseeSource:
-    """The opener of ``prophesee:`` and ``prophesee:SERIAL``."""
-    return PropheseeSource(rest, **kwargs)
+    """The opener of ``prophesee:`` and ``prophesee:SERIAL``, with :data:`URI_OPTIONS` after ``?``."""
+    serial, kwargs = split_options("prophesee", rest, URI_OPTIONS, kwargs)
+    return PropheseeSource(serial, **kwargs)

@@ -10,6 +10,8 @@ Metavision SDK's ``metavision_core.event_io.EventsIterator`` docs and OpenEB's H
   ``biases_bounds()``, ``update_configuration(cfg)``, and iterates ``(status, packet)``, where
   ``packet.polarity_events`` has fields ``t <u8, x <u2, y <u2, on ?`` and ``status.ring`` has
   ``dropped_packets``. Everything fails with ``RuntimeError``, as the real package does.
+  Configurations: the EVK4's (``biases``, ``x_mask`` 20 words, ``y_mask`` 12 words,
+  ``mask_intersection_only``) and the DAVIS 346's (``biases``, ``region_of_interest``).
 * :func:`fake_metavision`: modules ``metavision_core.event_io`` (``EventsIterator`` yielding
   EventCD arrays ``x, y, p, t``, empty ones for empty slices, ``get_size() -> (height, width)``,
   ``OSError`` when there is no camera) and ``metavision_hal`` (``DeviceDiscovery.list/open``,
@@ -42,6 +44,7 @@ class FakeName(enum.Enum):
 
     PROPHESEE_EVK4 = "Prophesee EVK4"
     INIVATION_DVXPLORER = "iniVation DVXplorer"
+    INIVATION_DAVIS346 = "iniVation DAVIS 346"
 
 
 @dataclasses.dataclass
@@ -58,9 +61,38 @@ class FakeEvk4Biases:
 
 @dataclasses.dataclass
 class FakeEvk4Configuration:
-    """FAKE of ``neuromorphic_drivers.prophesee_evk4.Configuration``."""
+    """FAKE of ``neuromorphic_drivers.prophesee_evk4.Configuration`` (masks: set bits are off)."""
 
     biases: FakeEvk4Biases = dataclasses.field(default_factory=FakeEvk4Biases)
+    x_mask: tuple[int, ...] = (0,) * 20
+    y_mask: tuple[int, ...] = (0,) * 12
+    mask_intersection_only: bool = False
+
+
+@dataclasses.dataclass
+class FakeDavis346Biases:
+    """FAKE of ``neuromorphic_drivers.inivation_davis346.Biases`` (two of its fields)."""
+
+    onbn: int = 1535
+    offbn: int = 1155
+
+
+@dataclasses.dataclass
+class FakeRegionOfInterest:
+    """FAKE of ``neuromorphic_drivers.inivation_davis346.RegionOfInterest``."""
+
+    left: int = 0
+    top: int = 0
+    width: int = 346
+    height: int = 260
+
+
+@dataclasses.dataclass
+class FakeDavis346Configuration:
+    """FAKE of ``neuromorphic_drivers.inivation_davis346.Configuration`` (its ROI and biases)."""
+
+    biases: FakeDavis346Biases = dataclasses.field(default_factory=FakeDavis346Biases)
+    region_of_interest: FakeRegionOfInterest = dataclasses.field(default_factory=FakeRegionOfInterest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +177,9 @@ def fake_neuromorphic_drivers(devices: Sequence[FakeNdDevice] = (), list_error: 
     mod = types.ModuleType("neuromorphic_drivers")
     mod.Name = FakeName
     mod.prophesee_evk4 = types.SimpleNamespace(Biases=FakeEvk4Biases, Configuration=FakeEvk4Configuration)
+    mod.inivation_davis346 = types.SimpleNamespace(Biases=FakeDavis346Biases,
+                                                   Configuration=FakeDavis346Configuration,
+                                                   RegionOfInterest=FakeRegionOfInterest)
     mod.opened = []
 
     def list_devices():

@@ -16,7 +16,8 @@ from PySide6.QtCore import QSettings, QTimer
 
 from spikesight.app.launch import dispose
 from spikesight.app.main_window import MainWindow
-from spikesight.io import read_events
+from spikesight.io import open_source, read_events
+from spikesight.io.raw_header import T0_KEY
 
 from .dv_stream_server import BATCH_US, T0, known_events
 
@@ -109,10 +110,12 @@ def test_plays_records_survives_the_stream_dying_and_reconnects(make_window, qtb
 
     [info] = finished
     assert info["reason"].startswith("source disconnected") and info["lost"] == 0 and info["error"] is None
-    # RAW holds 2**40 µs: the epoch clock is written from the stream's first event, and said so
+    # RAW holds 2**40 µs: the epoch clock is written from the recording's first event, and said so
     offset = info["time_offset_us"]
     assert offset >= T0
     back = read_events(path)  # closed properly: strict reading accepts it
+    with open_source(path) as src:
+        assert int(src.info.metadata[T0_KEY]) == offset  # and the file keeps the offset
     assert len(back) == info["events"] >= 1_000
     rows = np.stack([back["x"], back["y"], back["p"], back["t"] + offset], axis=1).astype(np.int64)
     np.testing.assert_array_equal(rows, known_run(int(rows[0, 3]), len(rows)))  # nothing lost or doubled

@@ -77,12 +77,16 @@ def test_the_devices_command(fake_backends, capsys):
     assert run_cli() == 0
     out = capsys.readouterr().out
     assert "prophesee:00051A2B" in out and "Prophesee EVK4" in out
+    # an EVK4 takes a region of interest and the bias presets in its URI, and the listing says so
+    options = "roi=x,y,w,h&biases=default|less_sensitive|more_sensitive|name:value,..."
+    camera = next(ln for ln in out.splitlines() if ln.startswith("prophesee:00051A2B"))
+    assert camera.endswith(options) and "OPTIONS" in out.splitlines()[0]
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("metavision"))
     assert "MISSING" in line and "Metavision SDK" in line
     assert run_cli("--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert {"uri": "prophesee:00051A2B", "backend": "prophesee", "model": "Prophesee EVK4",
-            "serial": "00051A2B"} in data["devices"]
+            "serial": "00051A2B", "options": options} in data["devices"]
     assert {b["backend"] for b in data["backends"]} == set(live_devices.BACKENDS)
 
 

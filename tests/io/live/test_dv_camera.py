@@ -158,3 +158,143 @@ DV_RECORD = np.dtype([("timestamp", "<i8"), ("x", "<i2"), ("y", "<i2"), ("polari
 def test_the_fast_conversion_gives_the_plain_one(rows):
     arr = np.array(rows, DV_RECORD) if rows else np.empty(0, DV_RECORD)
     np.testing.assert_array_equal(live_dv.dv_to_events(arr), from_dv_structured(arr))
+
+
+class FakeDVXplorer:
+    """FAKE dv-processing 2.x DVXplorer: the recording's reading API, and contrast thresholds
+    (0-17) that start at ``on``/``off`` and record what is set."""
+
+    def __init__(self, recording, on: int = 8, off: int = 1) -> None:
+        self._rec = recording
+        self.thresholds = {"on": on, "off": off}
+
+    def __getattr__(self, name):
+        return getattr(self._rec, name)
+
+    def getContrastThresholdOn(self):
+        return self.thresholds["on"]
+
+    def getContrastThresholdOff(self):
+        return self.thresholds["off"]
+
+    def setContrastThresholdOn(self, v):
+        self.thresholds["on"] = v
+
+    def setContrastThresholdOff(self, v):
+        self.thresholds["off"] = v
+
+
+class FakeDavis:
+    """FAKE dv-processing 2.x DAVIS: the recording's reading API, and coarse/fine biases."""
+
+    def __init__(self, recording) -> None:
+        self._rec = recording
+        cf = dv.io.camera.DAVIS.Davis346BiasCF
+        self.cf = {cf.On: (4, 100), cf.Off: (4, 200), cf.Diff: (4, 39)}
+
+    def __getattr__(self, name):
+        return getattr(self._rec, name)
+
+    def getDavis346BiasCoarseFine(self, bias):
+        return self.cf[bias]
+
+    def setDavis346BiasCoarseFine(self, bias, coarse, fine):
+        self.cf[bias] = (coarse, fine)
+
+
+@pytest.fixture
+def fake_model(monkeypatch, davis_file):
+    """FAKE dv.io.camera.discover/open whose camera is ``made[0]``, built by the test's factory."""
+    made = []
+
+    def use(factory, model="CameraModel.DVXPLORER"):
+        desc = types.SimpleNamespace(serialNumber=SERIAL, cameraModel=model, busNumber=2, devAddress=5,
+                                     firmwareVersion=7)
+        monkeypatch.setattr(dv.io.camera, "discover", lambda: [desc])
+
+        def fake_open(descriptor, *args):
+            made.append(factory(dv.io.MonoCameraRecording(str(davis_file))))
+            return made[-1]
+
+        monkeypatch.setattr(dv.io.camera, "open", fake_open)
+        return made
+
+    return use
+
+
+@pytest.mark.parametrize(("preset", "on", "off"), [
+    ("very_low", 12, 5),  # least sensitive: thresholds up by 2 steps of 2
+    ("low", 10, 3),
+    ("default", 8, 1),
+    ("high", 6, 0),  # OFF clamped at 0
+    ("very_high", 4, 0),
+])
+def test_dvxplorer_sensitivity_presets_move_the_contrast_thresholds(fake_model, preset, on, off):
+    made = fake_model(FakeDVXplorer)
+    with open_source(f"dv:{SERIAL}?biases={preset}") as src:
+        assert src.info.metadata["biases"] == preset
+    assert made[0].thresholds == {"on": on, "off": off}
+
+
+def test_thresholds_stay_within_the_dvxplorer_range(fake_model):
+    made = fake_model(lambda rec: FakeDVXplorer(rec, on=16, off=17))
+    with open_source("dv:", biases="very_low"):
+        pass
+    assert made[0].thresholds == {"on": 17, "off": 17}
+
+
+@pytest.mark.parametrize(("preset", "on_fine", "off_fine"), [
+    ("low", 150, 133),  # less sensitive: a larger ON current (100 * 1.5), a smaller OFF one (200 / 1.5)
+    ("very_high", 44, 255),  # 100 / 2.25 = 44.4; 200 * 2.25 = 450, clamped to 255
+])
+def test_davis_sensitivity_presets_scale_the_threshold_currents(fake_model, preset, on_fine, off_fine):
+    made = fake_model(FakeDavis, model="CameraModel.DAVIS")
+    with open_source("dv:", biases=preset):
+        pass
+    cf = dv.io.camera.DAVIS.Davis346BiasCF
+    assert made[0].cf == {cf.On: (4, on_fine), cf.Off: (4, off_fine), cf.Diff: (4, 39)}
+
+
+def test_dv_processing_1_7_uses_dvs_own_presets(monkeypatch, davis_file):
+    calls = []
+
+    class Capture17:  # FAKE 1.7 CameraCapture of a DVXplorer: setDVSBiasSensitivity
+        BiasSensitivity = types.SimpleNamespace(VeryLow=0, Low=1, Default=2, High=3, VeryHigh=4)
+
+        def __init__(self, cameraName):
+            self._rec = dv.io.MonoCameraRecording(str(davis_file))
+
+        def __getattr__(self, name):
+            return getattr(self._rec, name)
+
+        def setDVSBiasSensitivity(self, value):
+            calls.append(value)
+            return value != 3  # as 1.7 answers for a camera without presets: False
+
+    fake = types.SimpleNamespace(io=types.SimpleNamespace(discoverDevices=lambda: [f"DVXplorer_{SERIAL}"],
+                                                          CameraCapture=Capture17), noise=dv.noise)
+    monkeypatch.setattr(live_dv, "dv_module", lambda: fake)
+    with open_source("dv:?biases=very_low"):
+        pass
+    assert calls == [0]
+    with pytest.raises(LiveSourceError, match="presets for a DVXplorer only"):
+        open_source("dv:", biases="high")
+
+
+def test_unknown_presets_and_uri_options(fake_model):
+    fake_model(FakeDVXplorer)
+    with pytest.raises(LiveSourceError, match="unknown bias preset 'sharp'; presets: \\['very_low'"):
+        open_source("dv:?biases=sharp")
+    with pytest.raises(ValueError, match="unknown option 'exposure'"):
+        open_source("dv:?exposure=5")
+    with open_source(f"dv:{SERIAL}?noise_filter_us=2000&biases=contrast_on:3,contrast_off:9") as src:
+        assert src.info.metadata["noise_filter_us"] == "2000"
+        assert src.info.metadata["biases"] == "contrast_on=3,contrast_off=9"
+
+
+def test_the_listing_names_each_cameras_uri_options(fake_model):
+    fake_model(FakeDVXplorer)
+    [report] = scan(["dv"])
+    [device] = report.devices
+    assert device.options == ("roi=x,y,w,h&biases=very_low|low|default|high|very_high|contrast_on:n,"
+                              "contrast_off:n&noise_filter_us=N&packet_interval_us=N")

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from spikesight.io import EVENT_DTYPE, concat_events, open_source
-from spikesight.io.live import BackendUnavailable, DeviceNotFound, SourceDisconnected
+from spikesight.io.live import BackendUnavailable, DeviceNotFound, LiveSourceError, SourceDisconnected
 from spikesight.io.live.devices import scan
 
 from .fakes import event_cd, fake_metavision
@@ -75,6 +75,17 @@ def test_bias_presets_change_the_current_biases(monkeypatch):
     assert len(events) == 3
     values = mods["metavision_hal"].devices["SN1"].biases.values
     assert values == {"bias_diff_on": 122, "bias_diff_off": 53, "bias_fo": 74}
+
+
+def test_the_uri_carries_the_settings(monkeypatch):
+    mods = fake_metavision({"SN1": SLICES})
+    use(monkeypatch, mods)
+    with open_source("metavision:SN1?biases=bias_diff_on:110,bias_fo:70") as src:
+        read_all(src)
+    assert mods["metavision_hal"].devices["SN1"].biases.values == {"bias_diff_on": 110, "bias_diff_off": 73,
+                                                                  "bias_fo": 70}
+    with pytest.raises(LiveSourceError, match="this camera has no region of interest"):
+        open_source("metavision:?roi=0,0,64,48")  # the FAKE device has none, as some SDK devices
 
 
 def test_discovery(monkeypatch):

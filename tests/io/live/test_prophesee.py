@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spikesight.io import concat_events, make_events, open_source
 from spikesight.io.live import BackendUnavailable, DeviceNotFound, LiveSourceError, SourceDisconnected
@@ -149,3 +151,83 @@ def test_without_neuromorphic_drivers_the_error_says_how_to_install(monkeypatch)
         open_source("prophesee:")
     [report] = scan(["prophesee"])
     assert not report.installed and "neuromorphic-drivers" in report.note
+
+
+ALL = (1 << 64) - 1
+
+
+def test_a_region_of_interest_in_the_uri_masks_every_other_row_and_column(monkeypatch):
+    device = FakeNdDevice([])
+    use(monkeypatch, fake_neuromorphic_drivers([device]))
+    with open_source("prophesee:?roi=576,296,100,100") as src:
+        assert (src.info.width, src.info.height) == (1280, 720)  # events keep sensor coordinates
+        assert src.info.metadata["roi"] == "576,296,100,100"
+    [cfg] = device.configurations
+    # columns 576..675 on (bits clear): word 9 holds columns 576..639, word 10 640..703 (its
+    # bits 0..35 clear); every other column of the 1280 (20 words) is off
+    assert cfg.x_mask == (ALL,) * 9 + (0, ALL ^ ((1 << 36) - 1)) + (ALL,) * 9
+    # rows 296..395 on: word 4 holds rows 256..319 (bits 40..63 clear), word 5 320..383, word 6
+    # 384..447 (bits 0..11 clear); word 11 holds rows 704..767, of which 720..767 are past the sensor
+    rows = ((1 << 40) - 1, 0, ALL ^ ((1 << 12) - 1))
+    assert cfg.y_mask == (ALL,) * 4 + rows + (ALL,) * 4 + ((1 << 16) - 1,)
+    assert cfg.mask_intersection_only is False  # off when its row OR its column is masked
+    assert vars(cfg.biases) == vars(type(cfg.biases)())  # biases left as they were
+
+
+def test_roi_and_biases_together_go_in_one_configuration(monkeypatch):
+    device = FakeNdDevice([])
+    use(monkeypatch, fake_neuromorphic_drivers([device]))
+    with open_source("prophesee:00051A2B?biases=diff_on:30,hpf:5&roi=0,0,64,1") as src:
+        assert src.info.metadata["biases"] == "diff_on=30,hpf=5"
+    [cfg] = device.configurations
+    assert {k: v for k, v in vars(cfg.biases).items() if v} == {"diff_on": 30, "hpf": 5}
+    assert cfg.x_mask[0] == 0 and cfg.x_mask[1] == ALL and cfg.y_mask[0] == ALL ^ 1
+
+
+def test_a_davis_346_takes_its_region_of_interest(monkeypatch):
+    device = FakeNdDevice([], name=FakeName.INIVATION_DAVIS346, width=346, height=260)
+    use(monkeypatch, fake_neuromorphic_drivers([device]))
+    with open_source("prophesee:", roi=(10, 20, 100, 50)):
+        pass
+    [cfg] = device.configurations
+    assert vars(cfg.region_of_interest) == {"left": 10, "top": 20, "width": 100, "height": 50}
+
+
+@pytest.mark.parametrize(("uri", "kw", "error", "message"), [
+    ("prophesee:?roi=1200,0,100,10", {}, LiveSourceError, "does not lie within the 1280x720 sensor"),
+    ("prophesee:?roi=1,2,3", {}, ValueError, "four integers"),
+    ("prophesee:?roi=0,0,0,10", {}, ValueError, "width and height > 0"),
+    ("prophesee:?gain=3", {}, ValueError, "unknown option 'gain' \\(options: biases, roi\\)"),
+    ("prophesee:?roi", {}, ValueError, "needs a value"),
+    ("prophesee:?biases=diff_on:x", {}, ValueError, "not name:integer"),
+    ("prophesee:?roi=0,0,8,8", {"roi": (0, 0, 8, 8)}, ValueError, "both in the URI and as an argument"),
+])
+def test_bad_uri_options_are_refused_naming_them(monkeypatch, uri, kw, error, message):
+    device = FakeNdDevice([])
+    nd = fake_neuromorphic_drivers([device])
+    use(monkeypatch, nd)
+    with pytest.raises(error, match=message):
+        open_source(uri, **kw)
+    assert device.configurations == [] and all(d.closed.is_set() for d in nd.opened)  # none left open
+
+
+def test_a_device_without_a_region_of_interest_refuses_one(monkeypatch):
+    device = FakeNdDevice([], name=FakeName.INIVATION_DVXPLORER, width=640, height=480)
+    use(monkeypatch, fake_neuromorphic_drivers([device]))
+    with pytest.raises(LiveSourceError, match="cannot be set on a iniVation DVXplorer"):
+        open_source("prophesee:?roi=0,0,10,10")
+    assert device.closed.is_set()
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_the_masks_equal_neuromorphic_drivers_own_row_column_mask(data):
+    """The real package's ``RowColumnMask`` (its region-of-interest example) gives the same words."""
+    nd = pytest.importorskip("neuromorphic_drivers")
+    x = data.draw(st.integers(0, 1279))
+    y = data.draw(st.integers(0, 719))
+    w = data.draw(st.integers(1, 1280 - x))
+    h = data.draw(st.integers(1, 720 - y))
+    mask = nd.prophesee_evk4.RowColumnMask(set=True)
+    mask.clear_rectangle(x=x, y=y, width=w, height=h)
+    assert live_prophesee.roi_masks(1280, 720, (x, y, w, h), 20, 12) == (mask.x_mask(), mask.y_mask())
