@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -210,12 +211,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .app.journal import add_recover_parser
     from .io.live.cli import add_devices_parser
     from .io.sim.cli import add_simulate_parser
+    from .perception.detection.cli import add_detect_parser
     from .perception.training.cli import add_training_parsers
 
     add_simulate_parser(sub)
     add_devices_parser(sub)
     add_recover_parser(sub)
     add_training_parsers(sub)
+    add_detect_parser(sub)
     return p
 
 
@@ -229,6 +232,9 @@ def cmd_formats(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # OpenMP threads that spin while waiting starve each other (and the GUI) on a shared CPU:
+    # measured 10-20x slower windows with 2 torch threads on a loaded 2-core machine.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(message)s")

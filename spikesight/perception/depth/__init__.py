@@ -1,12 +1,16 @@
-"""Monocular event depth: the spiking U-Net (MSS-DepthNet reconstruction), its loss and its metrics.
+"""Monocular event depth: the spiking U-Net (MSS-DepthNet reconstruction), its loss, metrics, training
+task and streaming pipeline. Names load on first use (the CLI imports this package without torch)."""
 
-This file is a plain list of re-exports (hence the file-wide F401 waiver).
-"""
+from ...lazy import lazy_exports
 
-# ruff: noqa: F401
-
-from .config import DEPTH_CONFIGS, STAGES, DepthConfig
-from .convert import depth_to_log, log_to_depth
-from .loss import DepthLoss, gradient_matching_loss, scale_invariant_loss, valid_mask
-from .metrics import METRIC_NAMES, DepthMetrics, frame_metrics
-from .model import DepthNet, ResidualBlock, build_depth_model, count_parameters
+_EXPORTS = {
+    **dict.fromkeys(("DEPTH_CONFIGS", "STAGES", "DepthConfig"), "config"),
+    **dict.fromkeys(("depth_to_log", "log_to_depth"), "convert"),
+    **dict.fromkeys(("DepthLoss", "gradient_matching_loss", "scale_invariant_loss", "valid_mask"), "loss"),
+    **dict.fromkeys(("METRIC_NAMES", "DepthMetrics", "frame_metrics"), "metrics"),
+    **dict.fromkeys(("DepthNet", "ResidualBlock", "build_depth_model", "count_parameters"), "model"),
+    "DepthPipeline": "pipeline",
+    "DepthTask": "task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -11,9 +11,10 @@ from torch import nn
 
 from spikesight.io import make_events
 from spikesight.io.bbox import BBOX_DTYPE, read_boxes, write_boxes
-from spikesight.perception.detection import DetectorConfig, SpikeYOLO, postprocess
+from spikesight.perception.detection import DetectorConfig, SpikeYOLO
 from spikesight.perception.detection.inputs import DetectionInput
 from spikesight.perception.detection.pipeline import DetectionPipeline, results_to_boxes
+from spikesight.perception.detection.postprocess import postprocess
 from spikesight.perception.pipelines import Pipeline
 from spikesight.perception.results import Detections, Result
 from spikesight.perception.weights import WeightsError, save_weights
