@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .app.journal import add_recover_parser
     from .io.live.cli import add_devices_parser
     from .io.sim.cli import add_simulate_parser
+    from .perception.depth.cli import add_depth_parser
     from .perception.detection.cli import add_detect_parser
     from .perception.training.cli import add_training_parsers
 
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recover_parser(sub)
     add_training_parsers(sub)
     add_detect_parser(sub)
+    add_depth_parser(sub)
     return p
 
 
