@@ -259,6 +259,10 @@ class PlaybackEngine:
             except (OSError, ValueError) as exc:
                 log.warning("ground truth %s not shown: %s", box_path, exc)
         if self.pipelines:
+            if info.width and info.height:
+                for p in self.pipelines:
+                    if hasattr(p, "set_sensor"):
+                        p.set_sensor(info.width, info.height)
             self._stage = PipelineStage(self.outbox, self.pipelines)
             self._stage.start()
         self._set_filter(self.settings.noise_filter_us)

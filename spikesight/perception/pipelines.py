@@ -20,7 +20,9 @@ class Pipeline(Protocol):
     """``step(events, t_start, t_end) -> Result``; ``reset()`` clears the membrane state.
 
     ``task`` names the output ("detection", "depth", "gesture"); ``window_us`` is the time
-    window the model expects per step, so a player slices the stream to it.
+    window the model expects per step, so a player slices the stream to it. A pipeline may also
+    have ``set_sensor(width, height)``, which a player calls when it opens a stream, so weights
+    trained on one camera take another's events.
     """
 
     task: str

@@ -348,3 +348,14 @@ def test_a_recording_shorter_than_a_frame_loops_at_the_display_rate():
         r.drain()
     assert elapsed >= 8 / 50 * 0.9  # one frame per loop at the display rate (spinning takes ms)
     assert r.frames[0].t_end == 7_001 and r.frames[0].counts.sum() == 3
+
+
+def test_pipelines_that_take_a_sensor_size_are_told_the_stream_geometry(dot_events):
+    det = FakeDetector(window_us=30_000)
+    sizes = []
+    det.set_sensor = lambda w, h: sizes.append((w, h))
+    settings = EngineSettings(accumulation_us=10_000, period_us=7_000, paced=False,
+                              tasks=frozenset({"detection"}))
+    with Run(dot_events, settings, [det]) as r:
+        wait_for(lambda: "opened" in r.kinds())
+    assert sizes == [(W, H)]

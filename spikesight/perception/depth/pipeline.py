@@ -130,6 +130,11 @@ class DepthPipeline:
                                                                   float(cfg.max_depth)),
                       layers, energy, time.perf_counter() - t0)
 
+    def set_sensor(self, width: int, height: int) -> None:
+        """Take events of a ``width`` x ``height`` camera; maps come out at that geometry."""
+        self.input = self.input.with_sensor(width, height)
+        self.reset()
+
     def reset(self) -> None:
         """Clear the membrane state (and the monitor's records): the next window starts afresh."""
         reset_net(self.model)

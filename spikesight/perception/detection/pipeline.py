@@ -17,6 +17,7 @@ manifest says otherwise (``"reset_each_window"``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -153,6 +154,12 @@ class DetectionPipeline:
     @spike_driven.setter
     def spike_driven(self, value: bool) -> None:
         self.model.spike_driven = value
+
+    def set_sensor(self, width: int, height: int) -> None:
+        """Take events of a ``width`` x ``height`` camera: they are fitted into the same model input
+        (aspect kept, padded), so another camera works without retraining, at its own scale."""
+        self.input = dataclasses.replace(self.input, sensor_width=int(width), sensor_height=int(height))
+        self.reset()
 
     # -- streaming -------------------------------------------------------------------------
 

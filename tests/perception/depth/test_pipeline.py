@@ -112,3 +112,11 @@ def test_weights_that_do_not_fit_are_refused(tmp_path):
         DepthPipeline(path)
     with pytest.raises(WeightsError, match="no such weights"):
         DepthPipeline(tmp_path / "missing.pt")
+
+
+def test_set_sensor_takes_another_camera(tmp_path):
+    path, _ = tiny_weights(tmp_path)
+    pipe = DepthPipeline(path, monitor=False)
+    pipe.set_sensor(40, 30)
+    r = pipe.step(busy_events(0), 0, 10_000)
+    assert r.output.depth.shape == (30, 40)

@@ -248,3 +248,18 @@ def test_results_become_gen1_boxes_that_the_label_reader_reads(tmp_path):
     with pytest.raises(TypeError, match="no detections"):
         results_to_boxes([Result("depth", 0, 1, det.boxes)])
 
+
+
+def test_another_camera_is_fitted_into_the_same_model_input(tmp_path):
+    pipe = DetectionPipeline(save_tiny(tmp_path), threads=1, conf=0.01)
+    big = (SENSOR[0] * 2, SENSOR[1] * 2)
+    with pytest.raises(ValueError, match="outside"):
+        pipe.step(scene(0, 20_000, size=big), 0, 20_000)
+    pipe.set_sensor(*big)
+    assert pipe.sensor_size == big
+    assert (pipe.input.width, pipe.input.height) == (64, 64)
+    r = pipe.step(scene(0, 20_000, size=big), 0, 20_000)
+    # boxes come back in the big camera's pixels: within it, and beyond the small one
+    boxes = r.output.boxes
+    assert len(boxes) > 0 and boxes[:, 2].max() > SENSOR[0]
+    assert (boxes[:, [0, 2]] <= big[0]).all() and (boxes[:, [1, 3]] <= big[1]).all()
