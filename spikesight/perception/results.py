@@ -32,10 +32,17 @@ class Detections:
 
 @dataclass
 class DepthMap:
-    """Depth in metres [H, W] (float32, NaN where unknown) at sensor geometry."""
+    """Depth in metres [H, W] (float32, NaN where unknown) at sensor geometry, and the range
+    ``[min_depth, max_depth]`` the model can express (the MVSEC log-depth encoding's)."""
 
     depth: np.ndarray
     max_depth: float = 80.0
+    min_depth: float = 2.0
+
+    @property
+    def valid(self) -> np.ndarray:
+        """Where there is an estimate."""
+        return np.isfinite(self.depth)
 
 
 @dataclass

@@ -161,7 +161,8 @@ def test_every_panel_toggles(make_window, qtbot, dot_events):
     qtbot.waitUntil(lambda: win.depth_panel.depth is not None and win.gesture_panel.prediction is not None,
                     timeout=WAIT)
     win.model.pause()
-    assert win.depth_panel.colour_bar.levels() == (0.0, 50.0)
+    # colours follow log depth from the model's nearest (2 m) to its farthest (50 m here)
+    assert win.depth_panel.colour_bar.levels() == pytest.approx((np.log10(2.0), np.log10(50.0)))
     assert "median 20.0 m" in win.depth_panel.caption.text()
     for name in PANELS:
         assert win.panel_visible(name), name

@@ -127,7 +127,8 @@ class DepthPipeline:
         if record is not None:
             layers, energy = list(record.spikes.values()), record.energy
         return Result("depth", int(t_start), int(t_end), DepthMap(depth.astype(np.float32, copy=False),
-                                                                  float(cfg.max_depth)),
+                                                                  float(cfg.max_depth),
+                                                                  float(cfg.min_depth)),
                       layers, energy, time.perf_counter() - t0)
 
     def set_sensor(self, width: int, height: int) -> None:
