@@ -57,6 +57,7 @@ def _train_parser(task: str, cls: Any) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="steps (0: epoch ends)")
     p.add_argument("--max-steps-per-epoch", type=int, default=0, help="cap an epoch (0: the whole set)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", default="", help="start from these weights (.pt + manifest), not at random")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     cls.add_arguments(p)
     return p
@@ -74,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                       weight_decay=ns.weight_decay, warmup_epochs=ns.warmup_epochs, grad_clip=ns.grad_clip,
                       workers=ns.workers, seed=ns.seed, device=ns.device, threads=ns.threads,
                       checkpoint_every=ns.checkpoint_every, max_steps_per_epoch=ns.max_steps_per_epoch,
-                      name=name)
+                      name=name, init=ns.init)
     command = "spikesight train " + " ".join(shlex.quote(a) for a in [args.task, *args.rest])
     summary = Trainer(task, cfg, command=command, data=str(ns.data),
                       progress=None if not ns.quiet else False).fit(resume=ns.resume)

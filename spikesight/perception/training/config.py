@@ -15,7 +15,8 @@ class TrainConfig:
     process; ``lr`` peaks after ``warmup_epochs`` of linear warm-up and decays by a cosine to
     ``lr * final_lr_ratio`` at the last step; ``checkpoint_every`` also saves ``last.pt`` every
     that many steps inside an epoch (0: at epoch ends only), so a killed run loses little;
-    ``device``: ``"auto"`` picks CUDA when present.
+    ``device``: ``"auto"`` picks CUDA when present; ``init``: weights (``.pt`` with its manifest)
+    to start from instead of a random model (fine-tuning, or going on at another input size).
     """
 
     out: Path = Path("runs/train")
@@ -33,6 +34,7 @@ class TrainConfig:
     max_steps_per_epoch: int = 0
     threads: int = 0
     name: str = ""
+    init: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out", Path(self.out))

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from ..weights import save_weights
+from ..weights import load_weights, save_weights
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import Dist, all_reduce_mean, barrier, broadcast_object, setup, teardown
@@ -137,7 +137,14 @@ class Trainer:
     def _fit(self, d: Dist, resume: bool) -> dict[str, Any]:
         cfg, task = self.config, self.task
         _seed_all(cfg.seed)
-        model = self.model = task.build_model().to(d.device)
+        model = self.model = task.build_model()
+        if cfg.init and not resume:
+            state, init_manifest = load_weights(cfg.init, task=task.name)
+            model.load_state_dict(state)
+            if d.main:
+                log.info("starting from %s (epoch %s of %s)", cfg.init, init_manifest.get("epoch"),
+                         init_manifest.get("name"))
+        model.to(d.device)
         train_ds, val_ds = task.datasets()
         steps = self.steps_per_epoch(len(train_ds), d.world)
         if steps < 1:

@@ -160,3 +160,17 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     assert not same(initial, {k: torch.zeros_like(v) for k, v in initial.items()})
     rows = read_csv(tmp_path / "log.csv")
     assert len(rows) == 2
+
+
+def test_init_starts_from_given_weights_and_the_manifest_says_so(tmp_path):
+    first = Trainer(ToyTask(), cfg(tmp_path / "a", epochs=1))
+    first.fit()
+    weights_path = tmp_path / "a" / "run" / "toy.pt"
+    start, _ = load_weights(weights_path)
+    second = Trainer(ToyTask(), cfg(tmp_path / "b", epochs=1, lr=1e-9, init=str(weights_path)))
+    second.fit()
+    # a vanishing learning rate: the model stays (almost) where it started, not at a random init
+    for k, v in second.model.state_dict().items():
+        torch.testing.assert_close(v, start[k], atol=1e-5, rtol=0)
+    _, manifest = load_weights(tmp_path / "b" / "run" / "toy.pt")
+    assert manifest["train"]["init"] == str(weights_path)
