@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .io.sim.cli import add_simulate_parser
     from .perception.depth.cli import add_depth_parser
     from .perception.detection.cli import add_detect_parser
+    from .perception.gesture.cli import add_gesture_parser
     from .perception.training.cli import add_training_parsers
 
     add_simulate_parser(sub)
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_parsers(sub)
     add_detect_parser(sub)
     add_depth_parser(sub)
+    add_gesture_parser(sub)
     return p
 
 

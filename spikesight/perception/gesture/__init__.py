@@ -1,5 +1,12 @@
-"""Gesture recognition: the TA-SNN / MA-SNN network for DVS128 Gesture."""
+"""Gesture recognition: the TA-SNN / MA-SNN network for DVS128 Gesture, its training task and streaming
+pipeline. Names load on first use: the CLI imports this package without importing torch."""
 
-from .model import CONFIGS, GestureNet, GestureNetConfig, SpikingLayer
+from ...lazy import lazy_exports
 
-__all__ = ["CONFIGS", "GestureNet", "GestureNetConfig", "SpikingLayer"]
+_EXPORTS = {
+    **dict.fromkeys(("CONFIGS", "GestureNet", "GestureNetConfig", "SpikingLayer"), "model"),
+    **dict.fromkeys(("GesturePipeline", "GestureDecision"), "pipeline"),
+    "GestureTask": "task",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -222,15 +222,21 @@ class GestureNet(nn.Module):
             raise ValueError("frame scores need input_attention=True")
         return self.gate.weights(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """Rates ``[B, classes]``; ``keep`` (bool ``[T, B]``) forces which frames run, in place of the
+        input attention's choice: the input attention is then not applied and kept frames pass as
+        given (weight 1, as when dropping by ``d_th``; multiply ``x`` by :meth:`frame_scores` first for
+        the soft weights of training). For dropping a fixed fraction, or at random (the paper's IRP)."""
         c = self.config
         if x.dim() != 5 or x.shape[0] != c.T or x.shape[2:] != (c.in_channels, c.size, c.size):
             raise ValueError(
                 f"expected [T={c.T}, B, {c.in_channels}, {c.size}, {c.size}], got {tuple(x.shape)}"
             )
         reset_net(self)
-        keep = None
-        if self.gate is not None:
+        if keep is not None:
+            if keep.shape != x.shape[:2] or keep.dtype != torch.bool:
+                raise ValueError(f"keep must be a bool tensor of shape {tuple(x.shape[:2])}")
+        elif self.gate is not None:
             x, mask = self.gate(x, return_mask=True)
             if self.gate.dropping:
                 keep = mask
