@@ -13,11 +13,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "weights"
+
+DEFAULT_WEIGHTS: dict[str, str] = {
+    "detection": "detect_tiny", "depth": "depth_tiny", "gesture": "gesture_small"}
+"""The shipped weights each task's pipeline and command use unless told otherwise (by result task)."""
 
 
 class WeightsError(ValueError):
@@ -39,6 +44,8 @@ def manifest_path(weights: str | os.PathLike) -> Path:
 def save_weights(state_dict: dict[str, torch.Tensor], manifest: dict[str, Any],
                  path: str | os.PathLike) -> Path:
     """Write ``path`` (.pt) and its manifest (.json, with the file's sha256), each atomically."""
+    import torch
+
     path = Path(path).with_suffix(".pt")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -87,6 +94,8 @@ def load_weights(name_or_path: str | os.PathLike, task: str | None = None,
         raise WeightsError(f"{path}: weights for task {manifest.get('task')!r}, not {task!r}")
     if verify and manifest.get("sha256") != sha256_file(path):
         raise WeightsError(f"{path}: sha256 does not match its manifest (damaged or replaced)")
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:

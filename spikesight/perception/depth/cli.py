@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..weights import DEFAULT_WEIGHTS as SHIPPED
+
 log = logging.getLogger("spikesight")
 
 
@@ -160,7 +162,7 @@ def cmd_depth(args: argparse.Namespace) -> int:
 
 def add_depth_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``depth`` to a subparsers action."""
-    from .pipeline import DEFAULT_WEIGHTS
+    DEFAULT_WEIGHTS = SHIPPED["depth"]
 
     sp = subparsers.add_parser("depth", help="depth maps from an event file with the spiking depth network",
                                description=__doc__.split("\n\n")[1] if __doc__ else None)

@@ -26,13 +26,14 @@ from torch import nn
 
 from ..results import DepthMap, Result
 from ..snn import SpikeMonitor, reset_net
+from ..weights import DEFAULT_WEIGHTS as SHIPPED
 from ..weights import WeightsError, load_weights
 from .config import DepthConfig
 from .convert import log_to_depth
 from .inputs import DepthInput
 from .model import build_depth_model
 
-DEFAULT_WEIGHTS = "depth_tiny"
+DEFAULT_WEIGHTS = SHIPPED["depth"]
 
 
 class DepthPipeline:

@@ -21,9 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from ..weights import DEFAULT_WEIGHTS as SHIPPED
+
 log = logging.getLogger("spikesight")
 
-DEFAULT_WEIGHTS = "detect_tiny"  # the pipeline's default; repeated here so the parser needs no torch
+DEFAULT_WEIGHTS = SHIPPED["detection"]
 OUTPUT_SUFFIXES = (".npy", ".json")
 # Box colours per class (BGR for OpenCV): amber as the app's detections, then cyan, magenta, ...
 CLASS_COLOURS = ((0, 176, 255), (255, 208, 0), (255, 64, 224), (64, 255, 64), (64, 64, 255))

@@ -33,6 +33,7 @@ from spikesight.io.events import EVENT_DTYPE, as_events, concat_events
 from ..results import Detections, Result
 from ..snn.base import reset_net
 from ..snn.monitor import SpikeMonitor
+from ..weights import DEFAULT_WEIGHTS as SHIPPED
 from ..weights import WeightsError, load_weights
 from .config import DetectorConfig
 from .inputs import DetectionInput
@@ -41,7 +42,7 @@ from .postprocess import postprocess
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = "detect_tiny"
+DEFAULT_WEIGHTS = SHIPPED["detection"]
 LABEL_PERIOD_US = 50_000
 """Gen1's label period, the default step."""
 DEFAULT_CONF = 0.25

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ..weights import DEFAULT_WEIGHTS as SHIPPED
+
 if TYPE_CHECKING:
     from .pipeline import GesturePipeline
 
@@ -152,7 +154,7 @@ def cmd_gesture(args: argparse.Namespace) -> int:
 
 def add_gesture_parser(subparsers) -> argparse.ArgumentParser:
     """Add ``gesture FILE [--weights] [--out] [--labels] [--every] [-q]`` to a subparsers action."""
-    from .pipeline import DEFAULT_WEIGHTS
+    DEFAULT_WEIGHTS = SHIPPED["gesture"]
 
     p = subparsers.add_parser("gesture", help="recognise DVS128 gestures in an event file (CSV of decisions)")
     p.add_argument("file", help="event file (any readable format; DVS128 geometry expected)")

@@ -36,13 +36,14 @@ from spikesight.io.events import EVENT_DTYPE, as_events
 from ..representations import FrameSequence, Resize
 from ..results import GesturePrediction, Result
 from ..snn.monitor import SpikeMonitor
+from ..weights import DEFAULT_WEIGHTS as SHIPPED
 from ..weights import load_weights
 from .model import GestureNet, GestureNetConfig
 from .task import KEPT_WEIGHTS, keep_top, rates_to_probabilities, rates_with_dropping, shipped_threshold
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = "gesture_small"
+DEFAULT_WEIGHTS = SHIPPED["gesture"]
 
 
 @dataclass

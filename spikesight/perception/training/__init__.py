@@ -1,7 +1,13 @@
-"""One trainer for every task: single process or ``torchrun`` DDP, atomic checkpoints, exact resume."""
+"""One trainer for every task: single process or ``torchrun`` DDP, atomic checkpoints, exact resume.
 
-from .config import TrainConfig
-from .task import TrainTask
-from .trainer import Trainer, TrainingError, evaluate
+Names load on first use: the CLI imports this package without importing torch."""
 
-__all__ = ["TrainConfig", "TrainTask", "Trainer", "TrainingError", "evaluate"]
+from ...lazy import lazy_exports
+
+_EXPORTS = {
+    "TrainConfig": "config",
+    "TrainTask": "task",
+    **dict.fromkeys(("Trainer", "TrainingError", "evaluate"), "trainer"),
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
