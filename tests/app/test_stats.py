@@ -1,12 +1,16 @@
 """Status-bar numbers, the network panel's raster layout, and how times are written (no Qt)."""
 
+import itertools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spikesight.app.frames import Frame
-from spikesight.app.raster import RasterHistory
+from spikesight.app.raster import RasterHistory, pick_layers, short_name
 from spikesight.app.stats import PlaybackStats
 from spikesight.app.timefmt import format_duration_ms, format_energy, format_rate, format_speed, format_time
 from spikesight.perception.results import Detections, EnergyEstimate, LayerSpikes, Result
@@ -78,6 +82,72 @@ def test_raster_points_layout_sampling_and_span():
     assert len(h.results) == 2 and [r.name for r in h.layout] == ["a"]
     xs = h.points()["a"][0]
     np.testing.assert_allclose(sorted(xs), [-125e-6, -25e-6])
+
+
+def test_layer_subset_is_evenly_spaced_with_both_ends():
+    # 88 layers in 12: ideal places i * 87 / 11 = 0, 7.91, 15.82, 23.73, 31.64, 39.55, 47.45, 55.36, ...
+    assert pick_layers(88, 12) == [0, 8, 16, 24, 32, 40, 47, 55, 63, 71, 79, 87]
+    assert pick_layers(5, 2) == [0, 4]
+    assert pick_layers(12, 12) == list(range(12)) and pick_layers(3, 12) == [0, 1, 2]
+    assert pick_layers(0, 12) == []
+    with pytest.raises(ValueError):
+        pick_layers(10, 1)
+    with pytest.raises(ValueError):
+        RasterHistory(max_layers=1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 300), st.integers(2, 40))
+def test_layer_subset_properties(total, k):
+    idx = pick_layers(total, k)
+    assert len(idx) == min(total, k)
+    assert idx[0] == 0 and idx[-1] == total - 1
+    assert all(a < b for a, b in itertools.pairwise(idx))  # distinct, in network order
+    if total > k:
+        for i, j in enumerate(idx):  # each within half a layer of its ideal, evenly spaced place
+            assert abs(j - Fraction(i * (total - 1), k - 1)) <= Fraction(1, 2)
+
+
+@pytest.mark.parametrize(("name", "label"), [
+    ("stage3.0.sep.pw1.lif", "stage3…pw1.lif"),
+    ("td4.sep.pw1.lif", "td4…pw1.lif"),
+    ("sppf.cv1.lif", "sppf.cv1.lif"),  # three components: nothing to drop
+    ("down2.lif", "down2.lif"),
+    ("conv1", "conv1"),
+    ("head.box.0.1.lif", "head.box.0.1.lif"),  # "1.lif" alone says nothing: reach back to "box"
+    ("model.blocks.3.attn.2.lif", "model…attn.2.lif"),
+])
+def test_short_layer_names(name, label):
+    assert short_name(name) == label
+
+
+def test_a_big_network_shows_a_subset_and_its_rates():
+    names = [f"stage{i // 10}.{i % 10}.sep.pw1.lif" for i in range(30)]
+    layers = []
+    for i, name in enumerate(names):
+        raster = np.zeros((2, 4), bool)
+        raster[1, i % 4] = True  # one spike per layer, neuron i % 4 at step 1
+        layers.append(LayerSpikes.from_raster(name, raster, neurons=4 * (i + 1), spike_count=i + 1))
+    h = RasterHistory(max_rows=4, max_layers=4)
+    h.add(result(0, 100, layers))
+    # ideal places 0, 9.67, 19.33, 29
+    assert [row.index for row in h.layout] == [0, 10, 19, 29]
+    assert [row.name for row in h.layout] == [names[i] for i in (0, 10, 19, 29)]
+    assert (h.shown_layers, h.total_layers) == (4, 30)
+    assert [row.offset for row in h.layout] == [0, 5, 10, 15]
+    assert h.layout[1].label == "stage1…pw1.lif"
+    pts = h.points()
+    assert sorted(pts) == sorted(names[i] for i in (0, 10, 19, 29))
+    assert pts[names[19]][1].tolist() == [10 + 19 % 4]
+    # rate = spikes / (steps * neurons) = (i + 1) / (2 * 4 * (i + 1)) = 1/8 for every layer
+    assert h.firing_rates() == [(names[i], 0.125) for i in (0, 10, 19, 29)]
+    # bands: rows 0-3, 5-8, 10-13, 15-18, each with half a row either side; the rows between are gaps
+    assert h.layer_at(-0.4) is h.layout[0] and h.layer_at(8.4) is h.layout[1]
+    assert h.layer_at(18.4) is h.layout[3]
+    assert h.layer_at(4) is None and h.layer_at(18.6) is None and h.layer_at(-1) is None
+    # a smaller network next: all its layers, the layout follows
+    h.add(result(100, 200, layers[:3]))
+    assert [row.index for row in h.layout] == [0, 1, 2] and (h.shown_layers, h.total_layers) == (3, 3)
 
 
 @pytest.mark.parametrize(("us", "text"), [(None, "--"), (12_345_678, "12.346 s"), (83_456_789, "1:23.457"),
