@@ -14,7 +14,9 @@ represents, ``max_depth * exp(-alpha)`` (1.977 m for 80 m and 3.7).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
+
+from ..settings import from_dict_strict
 
 STAGES = 3
 """Stride-2 encoder stages: inputs are padded to a multiple of ``2 ** STAGES``."""
@@ -114,11 +116,7 @@ class DepthConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> DepthConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown DepthConfig keys: {sorted(unknown)}")
-        return cls(**d)
+        return from_dict_strict(cls, d)
 
 
 DEPTH_CONFIGS: dict[str, DepthConfig] = {

@@ -19,7 +19,7 @@ undoes both on the network's output (crop, then bilinear upsampling by ``d``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -31,6 +31,7 @@ from spikesight.io.events import EVENT_DTYPE
 from ..representations.cumulative import cumulative_stack
 from ..representations.voxel import voxel_grid
 from ..representations.window import check_geometry, check_positive, select_window
+from ..settings import from_dict_strict
 
 Representation = Literal["multistep", "voxel"]
 REPRESENTATIONS: tuple[Representation, ...] = ("multistep", "voxel")
@@ -95,11 +96,7 @@ class DepthInput:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DepthInput:
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown DepthInput keys: {sorted(unknown)}")
-        return cls(**d)
+        return from_dict_strict(cls, d)
 
     def _scaled(self, events: np.ndarray) -> np.ndarray:
         """Events on the model grid: coordinates checked against the sensor, then divided by ``downscale``."""

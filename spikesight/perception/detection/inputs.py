@@ -19,7 +19,7 @@ Boxes map between sensor and model pixels with :meth:`DetectionInput.boxes_to_mo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +27,7 @@ import torch
 
 from ..representations import Resize, SpikeYOLOFrames, StackedHistogram, select_window
 from ..representations.resize import RESIZE_MODES, ResizeMode
+from ..settings import from_dict_strict
 
 Representation = Literal["spikeyolo", "histogram"]
 REPRESENTATIONS: tuple[Representation, ...] = ("spikeyolo", "histogram")
@@ -133,8 +134,4 @@ class DetectionInput:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DetectionInput:
         """The inverse of :meth:`to_dict`; unknown keys are an error (a manifest from a newer version)."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown detection input settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**d)
+        return from_dict_strict(cls, d)

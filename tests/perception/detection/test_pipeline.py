@@ -19,6 +19,8 @@ from spikesight.perception.pipelines import Pipeline
 from spikesight.perception.results import Detections, Result
 from spikesight.perception.weights import WeightsError, save_weights
 
+from .test_model import randomise_bn
+
 CLASSES = ["car", "pedestrian"]
 SENSOR = (128, 96)
 
@@ -36,14 +38,7 @@ def tiny_model(seed: int = 0) -> SpikeYOLO:
     0 (scores near 0.5) and box logits that favour short distances (boxes of a few cells)."""
     torch.manual_seed(seed)
     model = SpikeYOLO(DetectorConfig(scale="tiny", num_classes=len(CLASSES)))
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.rand(n, generator=g) - 0.2)
+    randomise_bn(model, seed)
     for cls, box in zip(model.head.cls, model.head.box, strict=True):
         nn.init.zeros_(cls[-1].conv.layer.bias)
         box[-1].conv.layer.bias.data.copy_(-0.7 * torch.arange(16.0).repeat(4))

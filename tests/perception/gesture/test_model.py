@@ -60,13 +60,15 @@ def test_bad_config_and_input():
         net(torch.zeros(TINY.T + 1, 1, 2, TINY.size, TINY.size))
 
 
-def _masked_reference(net: GestureNet, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """The masked network, written out: every layer's current is keep[t] * op(X[t]) on all frames."""
+def masked_reference(net: GestureNet, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+    """The masked network, written out: every layer's current is keep[t] * op(X[t]) on all frames.
+    Returns the rates and each layer's spike count."""
     from spikesight.perception.snn import reset_net
 
     reset_net(net)
     k = keep.to(x.dtype)
     x = x * k[..., None, None, None]
+    counts = []
     for layer in [*net.conv_layers, "flatten", *net.fc_layers]:
         if layer == "flatten":
             x = x.flatten(2)
@@ -77,7 +79,8 @@ def _masked_reference(net: GestureNet, x: torch.Tensor, keep: torch.Tensor) -> t
         if layer.ta is not None:
             cur = layer.ta(cur)
         x = layer.neuron(cur)
-    return x.mean(0)
+        counts.append(int(x.sum()))
+    return x.mean(0), counts
 
 
 @pytest.mark.parametrize("attention", ["TA", "TCSA"])
@@ -111,7 +114,7 @@ def test_dropped_frames_cost_nothing_and_match_the_masked_computation(attention)
     assert rows == [int(keep.sum())] * 5  # 3 convs + 2 FCs, each on the kept frames only
     assert torch.equal(net.last_keep, keep)
     with torch.no_grad():
-        ref = _masked_reference(net, x, keep)
+        ref, _ = masked_reference(net, x, keep)
     torch.testing.assert_close(out, ref)
 
     # without a threshold, or in training mode, nothing is dropped

@@ -11,10 +11,10 @@ from spikesight.perception.gesture import GestureNet
 from spikesight.perception.gesture.pipeline import GestureDecision, GesturePipeline
 from spikesight.perception.pipelines import Pipeline
 from spikesight.perception.results import GesturePrediction
-from spikesight.perception.snn import reset_net
 from spikesight.perception.weights import WeightsError, save_weights
 
 from .conftest import CHOSEN, TINY, firing_network, save_tiny
+from .test_model import masked_reference
 
 T, DT, SPAN = TINY.T, TINY.dt_us, TINY.T * TINY.dt_us
 
@@ -39,24 +39,6 @@ def frames_by_hand(events: np.ndarray, t_end: int) -> torch.Tensor:
     return out
 
 
-def masked_reference(net: GestureNet, x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
-    """Rates and spike counts per layer of the network in which every layer's current is
-    keep[t] * op(X[t]), computed on all frames."""
-    reset_net(net)
-    k = keep.float()
-    counts = []
-    for layer in [*net.conv_layers, None, *net.fc_layers]:
-        if layer is None:
-            x = x.flatten(2)
-            continue
-        t, b = x.shape[:2]
-        cur = layer.op.layer(x.flatten(0, 1)).unflatten(0, (t, b))
-        cur = cur * k.view(t, b, *([1] * (cur.dim() - 2)))
-        if layer.ta is not None:
-            cur = layer.ta(cur)
-        x = layer.neuron(cur)
-        counts.append(int(x.sum()))
-    return x.mean(0), counts
 
 
 @pytest.fixture(scope="module")
