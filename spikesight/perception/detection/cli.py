@@ -127,7 +127,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         device=args.device,
         conf=args.conf,
         iou=args.iou,
-        spike_driven=not args.integer,
+        spike_driven=False if args.integer else (True if args.spike_driven else None),
         threads=args.threads,
         step_us=None if args.every is None else int(round(args.every * 1000)),
         monitor=False,
@@ -205,8 +205,11 @@ def add_detect_parser(subparsers) -> argparse.ArgumentParser:
     sp.add_argument("--conf", type=float, help="confidence threshold (default: the weights')")
     sp.add_argument("--iou", type=float, help="NMS IoU threshold (default: the weights')")
     sp.add_argument("--every", type=float, help="step period in ms (default: the 50 ms label period)")
-    sp.add_argument("--integer", action="store_true",
-                    help="run the integer activations instead of spike-driven binary steps (same boxes)")
+    mode = sp.add_mutually_exclusive_group()
+    mode.add_argument("--integer", action="store_true",
+                      help="integer activations (the default on a CPU: same boxes, faster)")
+    mode.add_argument("--spike-driven", action="store_true",
+                      help="D binary virtual steps per activation (the default on a GPU)")
     sp.add_argument("--device", default="cpu", help="torch device (default cpu)")
     sp.add_argument("--threads", type=int, help="torch threads (default torch's)")
     sp.add_argument("--lenient", action="store_true",

@@ -123,6 +123,7 @@ def test_spike_driven_and_integer_modes_find_the_same_boxes(tmp_path):
     driven = DetectionPipeline(path, spike_driven=True, threads=1)
     integer = DetectionPipeline(path, spike_driven=False, threads=1)
     assert driven.spike_driven and not integer.spike_driven
+    assert not DetectionPipeline(path, threads=1).spike_driven  # integers by default on a CPU
     for k in range(2):
         t0 = k * 20_000
         events = scene(t0, t0 + 20_000, seed=k)
