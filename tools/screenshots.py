@@ -1,7 +1,8 @@
 """Screenshots of the real viewer window replaying a recording, with checks on the pixels.
 
 Run under an X server (tools/screenshots.sh starts Xvfb): opens the window on SOURCE with the
-stand-in pipeline of demo_pipelines.py (boxes and spike rasters), plays at 1x, and saves two
+shipped detector (``--stand-in``: the untrained pipeline of demo_pipelines.py, for recordings the
+detector was not made for), plays at 1x, and saves two
 screenshots a second apart (``viewer-1.png``, ``viewer-2.png``) plus the whole X screen when
 ``--root-command`` is given. Then it checks that the two differ (the events move), that boxes
 are drawn where the detections are, and that the spike raster is not empty; exit status 1 if not.
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gap", type=float, default=1.0, help="seconds between the two shots")
     p.add_argument("--size", default="1600x1000")
     p.add_argument("--root-command", help="command that saves the X screen to the path appended to it")
+    p.add_argument("--stand-in", action="store_true", help="the untrained stand-in instead of the detector")
     args = p.parse_args(argv)
 
     from demo_pipelines import UntrainedSpikingDemo
@@ -50,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     with open_source(args.source) as src:
         w, h = src.info.width, src.info.height
     settings = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat)
-    win = MainWindow([UntrainedSpikingDemo(w, h)], settings=settings)
+    if args.stand_in:
+        pipeline = UntrainedSpikingDemo(w, h)
+    else:
+        from spikesight.perception.pipelines import open_pipeline
+
+        pipeline = open_pipeline("detection")
+    win = MainWindow([pipeline], settings=settings)
     win.model.accumulation_us = 50_000
     win.model.decay = "linear"
     win.model.loop = True  # short recordings go round
