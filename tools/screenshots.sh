@@ -3,7 +3,7 @@
 #
 #   tools/screenshots.sh [SOURCE] [OUTDIR]
 #
-# SOURCE defaults to the bundled demo recording (spikesight/assets/demo*) or, until it exists,
+# SOURCE defaults to the bundled demo recording (spikesight/assets/demo/street.raw) or, without it,
 # tests/data/evk4_evt3_prefix.raw; OUTDIR defaults to screenshots/. On Debian/Ubuntu it installs
 # Xvfb, ImageMagick and the xcb libraries Qt needs when they are missing (needs root or sudo).
 set -euo pipefail
@@ -13,8 +13,8 @@ PY=${PY:-.venv/bin/python}
 SOURCE=${1:-}
 OUT=${2:-screenshots}
 if [ -z "$SOURCE" ]; then
-    SOURCE=$(ls spikesight/assets/demo* 2>/dev/null | head -n1 || true)
-    SOURCE=${SOURCE:-tests/data/evk4_evt3_prefix.raw}
+    SOURCE=spikesight/assets/demo/street.raw
+    [ -f "$SOURCE" ] || SOURCE=tests/data/evk4_evt3_prefix.raw
 fi
 
 PKGS="xvfb imagemagick libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
