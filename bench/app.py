@@ -54,6 +54,7 @@ GEN_BLOCK_US = 100_000
 
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `spikesight app` sets it
 
 from spikesight.io.events import EVENT_DTYPE  # noqa: E402
 from spikesight.io.info import StreamInfo  # noqa: E402
@@ -61,7 +62,13 @@ from spikesight.io.source import Checkpoint, Chunk, EventSource  # noqa: E402
 
 
 def stand_in_pipeline(width: int, height: int):
-    """The untrained stand-in detection pipeline, imported by path from tools/."""
+    """The pipeline under test: the shipped detector when ``SPIKESIGHT_BENCH_PIPELINE=shipped``
+    (``--pipeline shipped``; told the stream's geometry by the player), else the untrained stand-in,
+    imported by path from tools/."""
+    if os.environ.get("SPIKESIGHT_BENCH_PIPELINE") == "shipped":
+        from spikesight.perception.pipelines import open_pipeline
+
+        return open_pipeline("detection")
     spec = importlib.util.spec_from_file_location("demo_pipelines", ROOT / "tools" / "demo_pipelines.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -327,9 +334,13 @@ def main() -> int:
     p.add_argument("--kiosk-speed", default="20", help='replay factor while kiosk-looping, or "max"')
     p.add_argument("--kiosk-no-pipeline", action="store_true",
                    help="kiosk-loop without the stand-in pipeline")
+    p.add_argument("--pipeline", choices=("stand-in", "shipped"), default="stand-in",
+                   help="the untrained stand-in (default) or the shipped detector (detect_tiny)")
     p.add_argument("--kiosk-child", metavar="JSON", help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(Path(__file__).with_name("results") / "app.json"))
     args = p.parse_args()
+    if args.pipeline == "shipped":
+        os.environ["SPIKESIGHT_BENCH_PIPELINE"] = "shipped"  # the kiosk child inherits it
     if args.kiosk_speed != "max":
         float(args.kiosk_speed)
     if args.kiosk_child:
@@ -346,7 +357,10 @@ def main() -> int:
                "qt_platform": app.platformName()}
     print(f"bench/app.py on {machine['node']} ({machine['cpus']} CPUs, Qt platform {machine['qt_platform']});"
           " GUI, player and pipeline threads share the CPUs: numbers are noisy on a loaded machine")
-    print("pipeline: the UNTRAINED stand-in detection pipeline of tools/demo_pipelines.py (50 ms windows)")
+    print("pipeline: " + ("the shipped detector detect_tiny (integer mode on a CPU, spike monitor on)"
+                          if args.pipeline == "shipped" else
+                          "the UNTRAINED stand-in detection pipeline of tools/demo_pipelines.py"
+                          " (50 ms windows)"))
     rate = args.rate * 1e6
     gen_us = int((args.seconds + 5) * 1e6)
     runs = [
