@@ -66,9 +66,9 @@ def stand_in_pipeline(width: int, height: int):
     (``--pipeline shipped``; told the stream's geometry by the player), else the untrained stand-in,
     imported by path from tools/."""
     if os.environ.get("SPIKESIGHT_BENCH_PIPELINE") == "shipped":
-        from spikesight.perception.pipelines import open_pipeline
+        from spikesight.app.launch import open_pipelines
 
-        return open_pipeline("detection")
+        return open_pipelines(["detection"])[0]  # as `spikesight app --task detection` opens it
     spec = importlib.util.spec_from_file_location("demo_pipelines", ROOT / "tools" / "demo_pipelines.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
