@@ -51,11 +51,19 @@ def save_weights(state_dict: dict[str, torch.Tensor], manifest: dict[str, Any],
     tmp = path.with_name(path.name + ".tmp")
     torch.save({k: v.detach().cpu() for k, v in state_dict.items()}, tmp)
     os.replace(tmp, path)
-    data = dict(manifest, weights=path.name, sha256=sha256_file(path))
-    mtmp = manifest_path(path).with_name(manifest_path(path).name + ".tmp")
-    mtmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    os.replace(mtmp, manifest_path(path))
+    write_manifest(path, manifest)
     return path
+
+
+def write_manifest(weights: str | os.PathLike, manifest: dict[str, Any]) -> Path:
+    """Write the manifest of the ``.pt`` at ``weights`` (atomically), stamped with that file's sha256."""
+    path = Path(weights).with_suffix(".pt")
+    data = dict(manifest, weights=path.name, sha256=sha256_file(path))
+    mpath = manifest_path(path)
+    tmp = mpath.with_name(mpath.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, mpath)
+    return mpath
 
 
 def resolve(name_or_path: str | os.PathLike) -> Path:

@@ -107,13 +107,13 @@ def evaluate_weights(task_name: str, weights: str | Path, data: Path, split: str
     import torch
 
     from ..weights import load_weights
+    from .distributed import resolve_device
     from .trainer import evaluate
 
     state, manifest = load_weights(weights, task=task_name)
     cls = task_class(task_name)
     task = cls.from_manifest(manifest, Path(data), split)
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     model = task.build_model()
     model.load_state_dict(state)
     model.to(dev)
@@ -130,7 +130,7 @@ def evaluate_weights(task_name: str, weights: str | Path, data: Path, split: str
 def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from ..weights import read_manifest, resolve, save_weights
+    from ..weights import read_manifest, resolve, write_manifest
     from .trainer import _jsonable
 
     ns = _eval_parser(args.task).parse_args(args.rest)
@@ -151,7 +151,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         manifest.setdefault("metrics", {})[ns.split] = metrics
         manifest.setdefault("eval_commands", {})[ns.split] = (
             "spikesight eval " + " ".join(shlex.quote(a) for a in [args.task, *args.rest]))
-        save_weights(torch.load(path, map_location="cpu", weights_only=True), manifest, path)
+        write_manifest(path, manifest)
     return 0
 
 

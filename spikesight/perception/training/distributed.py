@@ -32,14 +32,17 @@ class Dist:
         return self.world > 1
 
 
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else the CPU; anything else as torch names it."""
+    return torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
+
+
 def setup(device: str = "auto") -> Dist:
     """Join the ``torchrun`` group if there is one, and pick this process's device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = resolve_device(device)
     if dev.type == "cuda":
         dev = torch.device("cuda", local if dev.index is None else dev.index)
         torch.cuda.set_device(dev)
