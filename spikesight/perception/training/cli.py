@@ -131,12 +131,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     import torch
 
     from ..weights import read_manifest, resolve, write_manifest
-    from .trainer import _jsonable
+    from .trainer import jsonable
 
     ns = _eval_parser(args.task).parse_args(args.rest)
     if ns.threads:
         torch.set_num_threads(ns.threads)
-    metrics = _jsonable(evaluate_weights(args.task, ns.weights, ns.data, ns.split, ns.batch_size,
+    metrics = jsonable(evaluate_weights(args.task, ns.weights, ns.data, ns.split, ns.batch_size,
                                          ns.device, ns.report))
     for k, v in metrics.items():
         if isinstance(v, float):

@@ -262,7 +262,7 @@ class Trainer:
         manifest.update({
             "task": self.task.name,
             "name": self.name,
-            "metrics": {"val": _jsonable(metrics)},
+            "metrics": {"val": jsonable(metrics)},
             "epoch": epoch,
             "train": {k: v for k, v in self.config.to_dict().items() if k != "out"},
             "command": self.command,
@@ -288,11 +288,12 @@ def evaluate(task: TrainTask, model: nn.Module, ds: Dataset, device: torch.devic
         model.train(was_training)
 
 
-def _jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
+def jsonable(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metrics`` with numpy scalars as Python numbers and anything not JSON-able left out."""
     out = {}
     for k, v in metrics.items():
         if isinstance(v, dict):
-            out[k] = _jsonable(v)
+            out[k] = jsonable(v)
         elif isinstance(v, int | float | str | bool) or v is None:
             out[k] = v
         elif isinstance(v, np.generic):
