@@ -18,6 +18,11 @@ only the window is decoded), so memory stays bounded whatever the dataset's size
 at most :data:`OPEN_SOURCES` readers open. ``flip=True`` mirrors a sample left-right (events and
 boxes, on the sensor, before fitting to the model) with probability 1/2, drawn from
 ``np.random.default_rng((seed, epoch, index))`` (:meth:`Gen1Detection.set_epoch`).
+
+``repeat_threshold`` turns on repeat-factor sampling (Gupta et al., LVIS, CVPR 2019) for rare classes:
+with ``f_c`` the fraction of label times showing class ``c``, a label time is seen
+``round(max_c max(1, sqrt(threshold / f_c)))`` times an epoch (deterministic rounding, so an epoch's
+length is fixed, as the distributed sampler needs); repeats draw their own flips.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ class Gen1Detection(Dataset):
         keep_empty: bool = False,
         flip: bool = False,
         seed: int = 0,
+        repeat_threshold: float | None = None,
     ) -> None:
         self.inputs = inputs
         self.num_classes = num_classes
@@ -112,6 +118,8 @@ class Gen1Detection(Dataset):
             self.recordings.append(rec)
         counts = [len(r.times) for r in self.recordings]
         self._offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.repeats = self._repeat_factors(repeat_threshold)
+        self._samples = np.repeat(np.arange(int(self._offsets[-1])), self.repeats)
         self._sources: OrderedDict[Path, EventSource] = OrderedDict()
 
     def _load(self, name, dat, bbox, min_box_diag, min_box_side, skip_ts, keep_empty) -> Recording:
@@ -133,10 +141,30 @@ class Gen1Detection(Dataset):
         return Recording(name, dat, times.astype(np.int64), first, last, xyxy.astype(np.float32),
                          boxes["class_id"].astype(np.int64))
 
+    def _repeat_factors(self, threshold: float | None) -> np.ndarray:
+        """How many times each label time is seen an epoch (all 1 without ``threshold``)."""
+        n = int(self._offsets[-1])
+        if threshold is None or n == 0:
+            return np.ones(n, dtype=np.int64)
+        if threshold <= 0:
+            raise ValueError(f"repeat_threshold must be > 0, got {threshold}")
+        shows = np.zeros((n, self.num_classes), dtype=bool)
+        k = 0
+        for rec in self.recordings:
+            for first, last in zip(rec.first, rec.last, strict=True):
+                shows[k, rec.labels[first:last]] = True
+                k += 1
+        freq = shows.mean(0)
+        factor = np.sqrt(threshold / np.where(freq > 0, freq, np.inf))
+        per_sample = np.where(shows, np.maximum(factor, 1.0), 1.0).max(1)
+        log.info("repeat-factor sampling: class frequencies %s, %d label times -> %d samples",
+                 np.round(freq, 3).tolist(), n, int(np.round(per_sample).sum()))
+        return np.round(per_sample).astype(np.int64)
+
     # -- sampling ---------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return int(self._offsets[-1])
+        return len(self._samples)
 
     def set_epoch(self, epoch: int) -> None:
         """Make augmentation draw from ``(seed, epoch, index)``."""
@@ -144,16 +172,21 @@ class Gen1Detection(Dataset):
 
     def locate(self, index: int) -> tuple[int, int]:
         """``(recording, label time in µs)`` of sample ``index``."""
+        r, k = self._place(index)
+        return r, int(self.recordings[r].times[k])
+
+    def _place(self, index: int) -> tuple[int, int]:
+        """``(recording, label time's row in it)`` of sample ``index``."""
         if not 0 <= index < len(self):
             raise IndexError(f"sample {index} of {len(self)}")
-        r = int(np.searchsorted(self._offsets, index, side="right")) - 1
-        return r, int(self.recordings[r].times[index - self._offsets[r]])
+        base = int(self._samples[index])
+        r = int(np.searchsorted(self._offsets, base, side="right")) - 1
+        return r, base - int(self._offsets[r])
 
     def sensor_boxes(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Sample ``index``'s boxes ``[N, 4]`` (x0, y0, x1, y1, sensor pixels) and labels ``[N]``."""
-        r, _ = self.locate(index)
+        r, k = self._place(index)
         rec = self.recordings[r]
-        k = index - int(self._offsets[r])
         rows = slice(int(rec.first[k]), int(rec.last[k]))
         return rec.boxes[rows], rec.labels[rows]
 

@@ -3,9 +3,11 @@
 Data: a Gen1-layout folder with ``train/`` and ``val/`` (and ``test/``) subfolders
 (:class:`~spikesight.perception.data.gen1.Gen1Detection`); a sample is the window of events before
 a label time, fitted to the model input by :class:`~.inputs.DetectionInput`. Training mirrors
-samples left-right at random (``flip``); validation and test use the Gen1 evaluation protocol
-(boxes filtered, the first 0.5 s skipped). Loss: YOLOv8's (:mod:`.loss`). Metric: COCO mAP@50:95
-on the boxes mapped back to sensor pixels (:mod:`.metrics`), with mAP@50 and each class's AP@50.
+samples left-right at random (``flip``) and can repeat the label times of rare classes
+(``repeat_threshold``: repeat-factor sampling, see :mod:`~spikesight.perception.data.gen1`);
+validation and test use the Gen1 evaluation protocol (boxes filtered, the first 0.5 s skipped).
+Loss: YOLOv8's (:mod:`.loss`). Metric: COCO mAP@50:95 on the boxes mapped back to sensor pixels
+(:mod:`.metrics`), with mAP@50 and each class's AP@50.
 
 The manifest holds what :class:`~.pipeline.DetectionPipeline` needs to rebuild everything:
 ``config`` (:class:`~.config.DetectorConfig`), ``classes``, ``input`` (:class:`~.inputs.DetectionInput`),
@@ -69,6 +71,7 @@ class DetectionTask:
         iou: float = IOU,
         eval_conf: float = EVAL_CONF,
         keep_empty: bool = False,
+        repeat_threshold: float | None = None,
     ) -> None:
         self.data = Path(data)
         self.inputs = inputs or DetectionInput.for_sensor(
@@ -86,6 +89,7 @@ class DetectionTask:
         self.val_split = val_split
         self.conf, self.iou, self.eval_conf = conf, iou, eval_conf
         self.keep_empty = keep_empty
+        self.repeat_threshold = repeat_threshold
         self._loss = DetectionLoss(self.config.num_classes, STRIDES, self.config.reg_max)
 
     @property
@@ -100,7 +104,8 @@ class DetectionTask:
 
     def datasets(self) -> tuple[Gen1Detection, Gen1Detection]:
         common = {"num_classes": self.config.num_classes, "keep_empty": self.keep_empty}
-        train = Gen1Detection(self.data, self.inputs, "train", flip=self.flip, seed=self.seed, **common)
+        train = Gen1Detection(self.data, self.inputs, "train", flip=self.flip, seed=self.seed,
+                              repeat_threshold=self.repeat_threshold, **common)
         val = Gen1Detection(self.data, self.inputs, self.val_split, skip_ts=EVAL_SKIP_TS, **common)
         return train, val
 
@@ -151,7 +156,7 @@ class DetectionTask:
                 "skip_ts": EVAL_SKIP_TS,
                 "keep_empty": self.keep_empty,
             },
-            "augmentation": {"flip": self.flip},
+            "augmentation": {"flip": self.flip, "repeat_threshold": self.repeat_threshold},
             "seed": self.seed,
             "data": str(self.data),
         }
@@ -174,6 +179,9 @@ class DetectionTask:
         parser.add_argument("--sensor", type=int, nargs=2, default=list(SENSOR), metavar=("W", "H"),
                             help="sensor size (default Gen1's 304 240)")
         parser.add_argument("--no-flip", action="store_true", help="no left-right flip augmentation")
+        parser.add_argument("--repeat-threshold", type=float, default=None, metavar="F",
+                            help="repeat-factor sampling: label times showing a class seen in a fraction "
+                                 "f < F of them are repeated round(sqrt(F / f)) times an epoch (LVIS's RFS)")
         parser.add_argument("--keep-empty", action="store_true",
                             help="also train and evaluate on label times without boxes")
         parser.add_argument("--val-split", default="val", help="validation split (default val)")
@@ -187,7 +195,8 @@ class DetectionTask:
                                            round(args.window_ms * 1000))
         config = DetectorConfig(args.config, len(CLASSES), inputs.channels)
         return cls(args.data, config, inputs, flip=not args.no_flip, seed=getattr(args, "seed", 0),
-                   val_split=args.val_split, conf=args.conf, iou=args.iou, keep_empty=args.keep_empty)
+                   val_split=args.val_split, conf=args.conf, iou=args.iou, keep_empty=args.keep_empty,
+                   repeat_threshold=args.repeat_threshold)
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any], data: Path, split: str) -> DetectionTask:

@@ -131,3 +131,26 @@ def test_folder_without_split_and_errors(tmp_path):
     write_recording(other, "wide", random_events(5), ROWS_B, width=640, height=480)
     with pytest.raises(ValueError, match="640x480"):
         Gen1Detection(other, DetectionInput())
+
+
+def test_repeat_factor_sampling_repeats_label_times_of_rare_classes(tmp_path):
+    # five label times show a car; only the one at 300 ms also shows a pedestrian: f_car = 1, f_ped = 0.2
+    rows = [(t, 10, 20, 40, 30, 0) for t in range(100_000, 600_000, 100_000)]
+    rows.append((300_000, 100, 60, 20, 60, 1))
+    write_recording(tmp_path / "train", "rec", random_events(4, duration=600_000), rows)
+    inp = DetectionInput(representation="histogram", steps=2, window_us=50_000)
+    times = [100_000, 200_000, 300_000, 400_000, 500_000]
+    assert [Gen1Detection(tmp_path, inp, "train").locate(i)[1] for i in range(5)] == times
+    for threshold, copies in ((0.8, 2), (1.8, 3), (0.1, 1)):  # round(sqrt(threshold / 0.2)), at least 1
+        ds = Gen1Detection(tmp_path, inp, "train", repeat_threshold=threshold, flip=True, seed=1)
+        expect = times[:2] + [300_000] * copies + times[3:]
+        assert [ds.locate(i)[1] for i in range(len(ds))] == expect
+        for i in range(len(ds)):
+            assert ds.sensor_boxes(i)[1].tolist() == ([0, 1] if expect[i] == 300_000 else [0])
+    ds = Gen1Detection(tmp_path, inp, "train", repeat_threshold=1.8, flip=True, seed=1)
+    draws = [bool(np.random.default_rng((1, 0, i)).random() < 0.5) for i in (2, 3, 4)]
+    plain = Gen1Detection(tmp_path, inp, "train")[2][1]
+    for i, flipped in zip((2, 3, 4), draws, strict=True):  # each copy draws its own flip
+        assert torch.equal(ds[i][1], plain) != flipped
+    with pytest.raises(ValueError, match="repeat_threshold"):
+        Gen1Detection(tmp_path, inp, "train", repeat_threshold=0)
