@@ -20,6 +20,7 @@ from ..settings import from_dict_strict
 
 STAGES = 3
 """Stride-2 encoder stages: inputs are padded to a multiple of ``2 ** STAGES``."""
+READOUTS = ("last", "multiscale")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,10 @@ class DepthConfig:
     ``in_channels``: channels of one time step of the input (2: ON/OFF); ``steps``: time steps T
     of one window (the ANN twin folds them into its input channels); ``base_channels``: channels
     of the head conv, times ``multipliers`` for the head and the three encoder stages;
-    ``kernel_size``: of every conv but the 1x1 prediction layer; ``head_stride``: 1 (full
+    ``kernel_size``: of every conv but the prediction layers; ``readout``: ``"last"`` (a 1x1
+    conv of the last decoder neuron's spikes) or ``"multiscale"`` (a 3x3 conv of those spikes plus
+    1x1 convs of the spikes of the two coarser decoder stages, upsampled and summed, as
+    StereoSpike sums its multi-scale predictions); ``head_stride``: 1 (full
     resolution) or 2 (the network runs at half resolution, the prediction is upsampled
     bilinearly); ``residual_blocks``: at the bottleneck; ``ann``: the ANN twin (ReLU,
     no time steps); ``attention``: multi-dimensional attention in the encoder, ``attention_kind``
@@ -45,6 +49,7 @@ class DepthConfig:
     base_channels: int = 8
     multipliers: tuple[int, ...] = (1, 2, 4, 8)
     kernel_size: int = 3
+    readout: str = "last"
     head_stride: int = 2
     residual_blocks: int = 2
     ann: bool = False
@@ -77,6 +82,8 @@ class DepthConfig:
             raise ValueError(f"multipliers must be {STAGES + 1} positive integers, got {self.multipliers}")
         if self.residual_blocks < 0:
             raise ValueError(f"residual_blocks must be >= 0, got {self.residual_blocks}")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         if self.kernel_size % 2 == 0 or self.spatial_kernel % 2 == 0:
             raise ValueError("kernel_size and spatial_kernel must be odd")
         letters = self.attention_kind.upper().removesuffix("A")

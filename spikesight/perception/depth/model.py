@@ -167,22 +167,39 @@ class DecoderStage(nn.Module):
         self.neuron = make_neuron(config)
         self.conv = ConvBN(c_in, c_out, config.kernel_size)
 
-    def forward(self, u: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        s = _fold(lambda y: F.interpolate(y, scale_factor=2.0, mode="nearest"), self.neuron(u))
-        return self.conv(s) + skip
+    def forward(self, u: torch.Tensor, skip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(current out, the spikes fired at the input's resolution)``."""
+        spikes = self.neuron(u)
+        s = _fold(lambda y: F.interpolate(y, scale_factor=2.0, mode="nearest"), spikes)
+        return self.conv(s) + skip, spikes
 
 
 class PredictionHead(nn.Module):
-    """Neuron, 1x1 conv to one channel; the SNN averages it over T (non-spiking readout); sigmoid."""
+    """The non-spiking readout: neuron(s), conv(s) to one channel, averaged over T (the SNN), sigmoid.
 
-    def __init__(self, config: DepthConfig, channels: int) -> None:
+    ``readout="last"``: a 1x1 conv of the spikes of the last decoder current. ``"multiscale"``: a
+    3x3 conv of those spikes plus 1x1 convs of the spikes the two coarser decoder stages fire
+    (upsampled bilinearly to the finest scale and summed), so the output potential integrates
+    more binary inputs per pixel than the finest stage's few channels.
+    """
+
+    def __init__(self, config: DepthConfig, channels: tuple[int, ...]) -> None:
         super().__init__()
+        self.multiscale = config.readout == "multiscale"
         self.neuron = make_neuron(config)
-        self.conv = nn.Conv2d(channels, 1, 1)
+        self.conv = nn.Conv2d(channels[0], 1, 3 if self.multiscale else 1, padding="same")
+        self.coarse = (nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in channels[1:3])
+                       if self.multiscale else None)
         self.scale = config.head_stride
 
-    def forward(self, u: torch.Tensor) -> torch.Tensor:
+    def forward(self, u: torch.Tensor, coarse: tuple[torch.Tensor, ...] = ()) -> torch.Tensor:
         y = _fold(self.conv, self.neuron(u))
+        if self.coarse is not None:
+            size = y.shape[-2:]
+            for conv, spikes in zip(self.coarse, coarse, strict=True):
+                up = _fold(lambda z: F.interpolate(z, size=size, mode="bilinear", align_corners=False),
+                           _fold(conv, spikes))
+                y = y + up
         if y.dim() == 5:
             y = y.mean(0)
         if self.scale > 1:
@@ -206,7 +223,7 @@ class DepthNet(nn.Module):
         self.decoders = nn.ModuleList(
             [DecoderStage(config, c3, c2), DecoderStage(config, c2, c1), DecoderStage(config, c1, c0)]
         )
-        self.predict = PredictionHead(config, c0)
+        self.predict = PredictionHead(config, (c0, c1, c2))
 
     def _check_input(self, x: torch.Tensor) -> None:
         cfg = self.config
@@ -228,10 +245,10 @@ class DepthNet(nn.Module):
         u1 = self.encoders[0](u0)
         u2 = self.encoders[1](u1)
         u3 = self.residual(self.encoders[2](u2))
-        d = self.decoders[0](u3, u2)
-        d = self.decoders[1](d, u1)
-        d = self.decoders[2](d, u0)
-        return self.predict(d)[..., :h, :w]
+        d, _ = self.decoders[0](u3, u2)
+        d, s2 = self.decoders[1](d, u1)
+        d, s1 = self.decoders[2](d, u0)
+        return self.predict(d, (s1, s2))[..., :h, :w]
 
     def reset(self) -> None:
         """Clear every neuron's state (start of an independent sequence)."""

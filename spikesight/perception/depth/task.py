@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 
 from ..data.mvsec import DepthRecording, MvsecDepth, mvsec_depth, split_recordings
 from ..snn import SpikeMonitor, reset_net
-from .config import DEPTH_CONFIGS, DepthConfig
+from .config import DEPTH_CONFIGS, READOUTS, DepthConfig
 from .convert import log_to_depth
 from .inputs import REPRESENTATIONS, DepthInput
 from .loss import DepthLoss
@@ -238,6 +238,8 @@ class DepthTask:
         g.add_argument("--no-augment", action="store_true", help="no horizontal flips or random crops")
         g.add_argument("--ann", action="store_true", help="train the ANN twin (ReLU, no time steps)")
         g.add_argument("--no-attention", action="store_true", help="no multi-dimensional attention")
+        g.add_argument("--readout", default=None, choices=READOUTS,
+                       help="prediction readout (default: the config's; see DepthConfig)")
         g.add_argument("--grad-weight", type=float, default=0.5, help="weight of gradient matching (0.5)")
         g.add_argument("--abs-weight", type=float, default=0.0,
                        help="weight of a mean |log depth error| term that fixes the metric scale (0)")
@@ -250,7 +252,8 @@ class DepthTask:
         rep = DepthInput(args.representation, steps=steps, bins=args.bins, downscale=args.downscale,
                          **({} if window_us is None else {"window_us": window_us}))
         config = replace(base, steps=steps, in_channels=rep.channels, ann=args.ann,
-                         attention=base.attention and not args.no_attention)
+                         attention=base.attention and not args.no_attention,
+                         readout=args.readout or base.readout)
         rep = replace(rep, multiple=config.multiple)  # the network's own padding, done once here
         crop = None
         if args.crop:

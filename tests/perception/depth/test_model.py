@@ -12,6 +12,7 @@ from spikesight.perception.snn import Neuron, SpikeMonitor, reset_net
 
 TINY = DEPTH_CONFIGS["tiny"]
 ANN = replace(TINY, ann=True)
+MULTI = replace(TINY, readout="multiscale")
 
 
 def events(t=5, b=2, h=20, w=36, seed=0):
@@ -101,7 +102,7 @@ def test_residual_shortcut_adds_membrane_before_the_next_neuron():
     assert bool(((neuron_out == 0) | (neuron_out == 1)).all())
 
 
-@pytest.mark.parametrize("config", [TINY, ANN])
+@pytest.mark.parametrize("config", [TINY, ANN, MULTI, replace(ANN, readout="multiscale")])
 def test_gradients_reach_every_parameter(config):
     model = DepthNet(config).train()
     y = model(events(b=2))
@@ -154,3 +155,39 @@ def test_build_and_parameter_count_match_between_twins():
     assert isinstance(snn, DepthNet) and snn.config == TINY
     # Same network: only the head conv's input channels and the attention modules differ.
     assert abs(count_parameters(snn) - count_parameters(ann)) < 0.01 * count_parameters(snn)
+
+
+def test_multiscale_readout_sums_the_spikes_of_three_decoder_scales():
+    model = DepthNet(MULTI).eval()
+    seen = {}
+    for name, module in (("s0", model.predict.neuron), ("s1", model.decoders[2].neuron),
+                         ("s2", model.decoders[1].neuron)):
+        module.register_forward_hook(lambda m, i, o, name=name: seen.__setitem__(name, o))
+    with torch.no_grad():
+        y = model(events(h=32, w=48))
+    s0, s1, s2 = seen["s0"], seen["s1"], seen["s2"]
+    assert s0.shape[-2:] == (16, 24) and s1.shape[-2:] == (8, 12) and s2.shape[-2:] == (4, 6)
+    assert s1.shape[2] == MULTI.channels[1] and s2.shape[2] == MULTI.channels[2]
+    for s in (s0, s1, s2):
+        assert bool(((s == 0) | (s == 1)).all())
+    p = model.predict
+
+    def up(z, size):
+        return torch.nn.functional.interpolate(z, size=size, mode="bilinear", align_corners=False)
+
+    with torch.no_grad():
+        per_step = [torch.nn.functional.conv2d(s0[t], p.conv.weight, p.conv.bias, padding=1)
+                    + up(torch.nn.functional.conv2d(s1[t], p.coarse[0].weight), (16, 24))
+                    + up(torch.nn.functional.conv2d(s2[t], p.coarse[1].weight), (16, 24))
+                    for t in range(MULTI.steps)]
+        expect = torch.sigmoid(up(torch.stack(per_step).mean(0), (32, 48)))
+    assert torch.allclose(y, expect, atol=1e-6)
+
+
+def test_last_readout_keeps_the_shipped_layout():
+    names = set(DepthNet(TINY).state_dict())
+    assert {"predict.conv.weight", "predict.conv.bias"} <= names
+    assert not any(n.startswith("predict.coarse") for n in names)
+    assert DepthNet(TINY).predict.conv.kernel_size == (1, 1)
+    with pytest.raises(ValueError, match="readout"):
+        replace(TINY, readout="mean")
