@@ -1,6 +1,7 @@
 """``spikesight simulate``: write synthetic datasets (and the demo recording) from the command line.
 
-``spikesight simulate detection|depth OUT --duration SECONDS --seed N``,
+``spikesight simulate detection|depth OUT --duration SECONDS --seed N`` (detection also takes
+``--pedestrians RATE``, a multiplier of the pedestrian spawn rates),
 ``spikesight simulate gesture OUT --count N --seed N``, ``spikesight simulate demo OUT`` (the bundled
 demo recording) and ``spikesight simulate gallery OUT`` (pictures of the scenes).
 :func:`add_simulate_parser` adds the command to the ``spikesight`` parser.
@@ -9,7 +10,9 @@ demo recording) and ``spikesight simulate gallery OUT`` (pictures of the scenes)
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
+import math
 
 log = logging.getLogger("spikesight")
 
@@ -20,6 +23,16 @@ def _bar(total: int | None, quiet: bool):
     return tqdm(total=total, unit="frame", desc="simulating", disable=quiet, unit_scale=True, leave=False)
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
 def _command(args: argparse.Namespace) -> str:
     parts = ["spikesight simulate", args.scene, args.out]
     if args.scene == "gesture":
@@ -28,6 +41,8 @@ def _command(args: argparse.Namespace) -> str:
         parts.append(f"--duration {args.duration:g}")
         if args.clip_seconds != 10.0:
             parts.append(f"--clip-seconds {args.clip_seconds:g}")
+        if getattr(args, "pedestrians", 1.0) != 1.0:
+            parts.append(f"--pedestrians {args.pedestrians:g}")
     parts.append(f"--seed {args.seed}")
     if args.fps != 200.0:
         parts.append(f"--fps {args.fps:g}")
@@ -62,7 +77,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 args.out, args.count, args.seed, fps=args.fps, progress=bar.update, command=command
             )
     else:
-        write = datasets.detection_dataset if args.scene == "detection" else datasets.depth_dataset
+        if args.scene == "detection":
+            write = functools.partial(datasets.detection_dataset, pedestrian_rate=args.pedestrians)
+        else:
+            write = datasets.depth_dataset
         with _bar(int(args.duration * args.fps) + 3, args.quiet) as bar:
             results = write(
                 args.out,
@@ -102,6 +120,14 @@ def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
             default=10.0,
             help="longest recording (default 10); at least 3 recordings, for the split",
         )
+        if name == "detection":
+            p.add_argument(
+                "--pedestrians",
+                type=_positive,
+                default=1.0,
+                help="multiply the spawn rates of pedestrians (sidewalks and zebra crossings), "
+                "to balance car and pedestrian boxes (default 1)",
+            )
     p = scenes.add_parser("gesture", help="the 11 DVS128 Gesture classes (AEDAT 3.1 + labels)")
     common(p)
     p.add_argument(

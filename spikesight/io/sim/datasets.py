@@ -14,6 +14,7 @@ on every run with the same seed and version.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -27,6 +28,7 @@ from . import preview
 from .gesture import GESTURE_CLASSES
 from .recordings import write_depth, write_gesture, write_street
 from .runner import Frame
+from .street import StreetConfig
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +213,15 @@ def detection_dataset(
     fps: float = 200.0,
     progress: Progress | None = None,
     command: str = "",
+    pedestrian_rate: float = 1.0,
 ) -> list[dict]:
-    """Street scenes totalling ``duration`` seconds, in clips of at most ``clip_seconds``, Gen1 layout."""
+    """Street scenes totalling ``duration`` seconds, in clips of at most ``clip_seconds``, Gen1 layout.
+
+    ``pedestrian_rate`` multiplies the scenes' pedestrian spawn rates (:class:`.StreetConfig`)."""
     out = Path(out)
+    write = functools.partial(write_street, config=StreetConfig(pedestrian_rate=pedestrian_rate))
     # thresholds up to the Gen1 ATIS's low sensitivity (the demo's)
-    results, picture = _write_clips(out, duration, seed, clip_seconds, "sim_street", write_street,
+    results, picture = _write_clips(out, duration, seed, clip_seconds, "sim_street", write,
                                     {"threshold": (0.2, 0.45)}, _street_snapshot, fps, progress)
     rows = [
         f"| {r['split']} | {r['name']} | {r['seed']} | {r['duration']:.2f} | {r['event_count']:,} | "
@@ -223,6 +229,12 @@ def detection_dataset(
         for r in results
     ]
     body = DETECTION_TEXT.format(fps=fps)
+    if pedestrian_rate != 1.0:
+        body += (
+            f"\n\n**Pedestrian density**: the spawn rates of pedestrians on the sidewalks and zebra "
+            f"crossings are {pedestrian_rate:g} times the simulator's usual ones (`--pedestrians "
+            f"{pedestrian_rate:g}`)."
+        )
     _readme(
         out,
         "Synthetic street scenes (Gen1 layout)",

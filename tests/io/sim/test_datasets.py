@@ -43,7 +43,28 @@ def test_detection_dataset(tmp_path):
     readme = (out / "README.md").read_text()
     assert "spikesight simulate detection" in readme and "--seed 4" in readme
     assert "| train | sim_street_000 |" in readme and "(preview.png)" in readme
+    assert "--pedestrians" not in readme and "Pedestrian density" not in readme
     assert (out / "preview.png").stat().st_size > 1000
+
+
+def test_detection_dataset_records_its_pedestrian_rate(tmp_path):
+    out = tmp_path / "det"
+    assert _simulate("detection", str(out), "--duration", "0.15", "--seed", "4", "--pedestrians", "2.5") == 0
+    readme = (out / "README.md").read_text()
+    assert "spikesight simulate detection" in readme and "--pedestrians 2.5 --seed 4" in readme
+    assert "**Pedestrian density**" in readme and "2.5 times" in readme
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "many"])
+def test_detection_dataset_refuses_a_bad_pedestrian_rate(tmp_path, value, capsys):
+    with pytest.raises(SystemExit):
+        _simulate("detection", str(tmp_path / "det"), "--pedestrians", value)
+    assert "--pedestrians" in capsys.readouterr().err
+    from spikesight.io.sim.datasets import detection_dataset
+
+    with pytest.raises(ValueError, match="pedestrian_rate"):
+        detection_dataset(tmp_path / "det", 0.15, 4, pedestrian_rate=0.0)
+    assert not (tmp_path / "det").exists()
 
 
 def test_depth_dataset(tmp_path):

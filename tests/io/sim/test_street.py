@@ -1,6 +1,7 @@
 """Street scenes: determinism, boxes that enclose what is drawn, and the Gen1 files."""
 
 import numpy as np
+import pytest
 
 from spikesight.io.bbox import GEN1_BBOX_DTYPE, read_boxes
 from spikesight.io.dat import DatReader
@@ -119,3 +120,41 @@ def test_street_recording_files(tmp_path):
     short = (tmp_path / "b_td.dat").read_bytes()
     assert (tmp_path / "a_td.dat").read_bytes()[: len(short)] == short
     np.testing.assert_array_equal(read_boxes(tmp_path / "b_bbox.npy"), boxes[boxes["t"] <= 200_000])
+
+
+def _pedestrian_tracks(seed, rate, seconds=5.0):
+    scene = StreetScene(seed, StreetConfig(warmup=2.0, pedestrian_rate=rate))
+    seen = set()
+    for _ in range(int(seconds / 0.05)):
+        scene.advance(0.05)
+        seen |= {p.track_id for p in scene.walkers}
+    return len(seen)
+
+
+def test_pedestrian_rate_scales_only_the_pedestrian_spawn_rates():
+    for seed in range(4):
+        one = StreetScene(seed, StreetConfig(warmup=0.0))
+        three = StreetScene(seed, StreetConfig(warmup=0.0, pedestrian_rate=3.0))
+        for kind, rate in one.rates.items():
+            want = 3 * rate if kind in ("walker", "zebra") else rate
+            assert three.rates[kind] == pytest.approx(want, rel=1e-12), kind
+        # the rest of the scene is drawn from the same random stream as before
+        assert (three.cruise, three.speed) == (one.cruise, one.speed)
+        np.testing.assert_array_equal(three.phases, one.phases)
+
+
+def test_more_pedestrians_walk_at_a_higher_pedestrian_rate():
+    seeds = range(4)
+    one = sum(_pedestrian_tracks(s, 1.0) for s in seeds)
+    three = sum(_pedestrian_tracks(s, 3.0) for s in seeds)
+    assert three >= 1.5 * one > 0
+    # the warm-up spawns at the same rates: more pedestrians are about when the recording starts
+    before = sum(len(StreetScene(s).walkers) for s in seeds)
+    after = sum(len(StreetScene(s, StreetConfig(pedestrian_rate=3.0)).walkers) for s in seeds)
+    assert after > before
+
+
+@pytest.mark.parametrize("rate", [0.0, -1.0, float("nan"), float("inf")])
+def test_pedestrian_rate_must_be_positive(rate):
+    with pytest.raises(ValueError, match="pedestrian_rate"):
+        StreetConfig(pedestrian_rate=rate)
