@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from spikesight.io.bbox import EVAL_SKIP_TS, GEN1_FILTER
 
@@ -35,6 +36,7 @@ from .inputs import REPRESENTATIONS, DetectionInput
 from .loss import DetectionLoss
 from .metrics import coco_map
 from .model import SpikeYOLO
+from .operating_point import OperatingCurve, operating_curve
 from .postprocess import postprocess
 
 CLASSES = ("car", "pedestrian")
@@ -123,8 +125,8 @@ class DetectionTask:
         x, targets = batch
         return self._loss(model(x), targets)
 
-    def evaluate(self, model: nn.Module, batches: Iterable[Batch], device: torch.device) -> dict[str, float]:
-        """COCO mAP@50:95, mAP@50 and per-class AP on sensor-pixel boxes over all ``batches``."""
+    def _predict(self, model: nn.Module, batches: Iterable[Batch], device: torch.device) -> tuple[list, list]:
+        """Detections (at the evaluation threshold) and ground truths per sample, in sensor pixels."""
         preds, truths = [], []
         for x, targets in batches:
             reset_net(model)
@@ -135,9 +137,29 @@ class DetectionTask:
             for i in range(x.shape[1]):
                 rows = targets[targets[:, 0] == i]
                 truths.append((np.asarray(self.inputs.boxes_to_sensor(rows[:, 2:6])), rows[:, 1].astype(int)))
+        return preds, truths
+
+    def evaluate(self, model: nn.Module, batches: Iterable[Batch], device: torch.device) -> dict[str, float]:
+        """COCO mAP@50:95, mAP@50 and per-class AP@50 on sensor-pixel boxes over all ``batches``."""
+        preds, truths = self._predict(model, batches, device)
         m = coco_map(preds, truths, self.config.num_classes)
         out = {"map50_95": m.map50_95, "map50": m.map50}
         out.update({f"ap50_{c}": v for c, v in zip(self.classes, m.ap50, strict=True)})
+        return out
+
+    def report(self, model: nn.Module, device: torch.device, out_dir: Path | None) -> dict[str, Any]:
+        """The F1-confidence curve on the evaluated split (:mod:`.operating_point`): the display
+        threshold that maximises mean F1 over the classes, with each class's precision and recall
+        there; with ``out_dir``, a plot of F1 against the threshold per class."""
+        _, ds = self.datasets()
+        loader = DataLoader(ds, batch_size=8, shuffle=False, collate_fn=self.collate)
+        model.eval()
+        with torch.no_grad():
+            preds, truths = self._predict(model, loader, device)
+        curve = operating_curve(preds, truths, self.config.num_classes)
+        out = {"split": self.val_split, "operating_point": curve.as_dict(self.classes)}
+        if out_dir is not None:
+            out["picture"] = str(_plot_f1(curve, self.classes, Path(out_dir) / "f1_confidence.png"))
         return out
 
     def manifest(self) -> dict[str, Any]:
@@ -214,3 +236,23 @@ class DetectionTask:
             eval_conf=evaluation.get("conf", EVAL_CONF),
             keep_empty=evaluation.get("keep_empty", False),
         )
+
+
+def _plot_f1(curve: OperatingCurve, classes: tuple[str, ...], path: Path) -> Path:
+    """F1 against the confidence threshold, per class and averaged, with the chosen threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for c, name in enumerate(classes):
+        ax.plot(curve.thresholds, curve.f1[:, c], label=f"{name} ({curve.ground_truth[c]} boxes)")
+    ax.plot(curve.thresholds, curve.mean_f1, "k--", label="mean over classes")
+    ax.axvline(curve.best(), color="grey", lw=0.8)
+    ax.set(xlabel="confidence threshold", ylabel="F1 at IoU 0.5", ylim=(0, 1))
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -158,3 +158,18 @@ def test_trains_through_the_trainer(data, tmp_path):
     summary = Trainer(task, cfg, command="test", progress=False).fit()
     assert summary["epochs"] == 1 and (tmp_path / "run" / "last.pt").exists()
     assert math.isfinite(summary["history"][0]["train_loss"])
+
+
+def test_report_gives_the_f1_confidence_operating_point(data, tmp_path):
+    task = small_task(data)
+    _, val = task.datasets()
+    chunks = [range(k, min(k + 8, len(val))) for k in range(0, len(val), 8)]
+    targets = [task.collate([val[i] for i in chunk])[1] for chunk in chunks]
+    perfect = PerfectModel(targets, (64, 96))
+    out = task.report(perfect, torch.device("cpu"), tmp_path)
+    op = out["operating_point"]
+    assert op["conf"] == 0.05 and op["mean_f1"] == pytest.approx(1.0)
+    for name in ("car", "pedestrian"):
+        assert op["per_class"][name]["recall"] == pytest.approx(1.0)
+        assert op["per_class"][name]["precision"] == pytest.approx(1.0)
+    assert (tmp_path / "f1_confidence.png").stat().st_size > 0
