@@ -5,8 +5,13 @@ at a time (``next_slice(delta_t=...)``, so empty frames come too), keeps the las
 time of events, renders the frame, cuts each running pipeline's windows and queues them to the
 :class:`~.pipeline_stage.PipelineStage`, feeds a recording, and puts the frame in the GUI's
 :class:`~.frames.Outbox`. Replaying a file, it paces frames to the display rate of wall-clock
-time (or goes as fast as it can); a live source paces itself. Commands from the GUI (play,
-pause, seek, new settings, recording) are thread-safe and take effect before the next frame.
+time (or goes as fast as it can); a live source paces itself. A pipeline slower than that never
+holds the replay up: its oldest waiting window is dropped (counted), as on a live stream, unless
+``every_window`` asks the player to wait for it (offline rendering). In real time the pipelines'
+thread runs at a lower priority, so the display comes first when the CPU is short. The pipelines are warmed up
+(one dummy window, then reset) when the stream opens, before its first frame. Commands from the
+GUI (play, pause, seek, new settings, recording) are thread-safe and take effect before the next
+frame.
 
 A live source that has more unread camera time than :data:`LIVE_MAX_BACKLOG_US` has its frames
 read (recorded, fed to pipelines) but not drawn (but for one every :data:`LIVE_MIN_DRAW_S`),
@@ -37,7 +42,7 @@ from ..perception.pipelines import Pipeline
 from . import groundtruth
 from .frames import Frame, Outbox
 from .noise import BackgroundActivityFilter
-from .pipeline_stage import PipelineStage, Windower
+from .pipeline_stage import REAL_TIME_NICE, PipelineStage, Windower
 from .record import Recorder
 from .render import render
 
@@ -71,10 +76,11 @@ class EngineSettings:
     loop: bool = False
     noise_filter_us: int = 0
     tasks: frozenset[str] = frozenset()
-    wait_for_pipelines: bool = True
+    #: Replaying a file, wait for the pipelines to take each window (none is dropped).
+    every_window: bool = False
 
     @classmethod
-    def from_model(cls, model: Any, wait_for_pipelines: bool = True) -> EngineSettings:
+    def from_model(cls, model: Any) -> EngineSettings:
         """From a :class:`~.model.PlayerModel`; a task runs while its panel is on."""
         return cls(
             accumulation_us=model.accumulation_us,
@@ -86,7 +92,7 @@ class EngineSettings:
             loop=model.loop,
             noise_filter_us=model.noise_filter_us,
             tasks=frozenset(model.panels),
-            wait_for_pipelines=wait_for_pipelines,
+            every_window=model.every_window,
         )
 
 
@@ -110,13 +116,14 @@ class PlaybackEngine:
     ``open_source`` is called in that thread (so a slow open or scan never blocks the GUI).
     ``on_event(kind, payload)`` reports ``"opened"`` (:class:`Opened`), ``"ended"``,
     ``"looped"`` and ``"recording"`` (a dict), from the worker thread. Errors propagate out of
-    :meth:`run` (a pipeline's as :class:`PipelineError`).
+    :meth:`run` (a pipeline's as :class:`PipelineError`). ``warm_up``: step each pipeline once on
+    a dummy window (then reset it) before the first frame.
     """
 
     def __init__(self, open_source: Callable[[], EventSource], outbox: Outbox,
                  pipelines: Sequence[Pipeline] = (), settings: EngineSettings | None = None,
                  on_event: Callable[[str, Any], None] | None = None, source_path: str | None = None,
-                 skip_ahead: bool = True) -> None:
+                 skip_ahead: bool = True, warm_up: bool = True) -> None:
         self._open_source = open_source
         self.outbox = outbox
         self.pipelines = list(pipelines)
@@ -124,6 +131,7 @@ class PlaybackEngine:
         self.on_event = on_event or (lambda kind, payload: None)
         self.source_path = source_path
         self.skip_ahead = skip_ahead
+        self.warm_up = warm_up
         self.done = threading.Event()
         self.info: StreamInfo | None = None
         self.seekable = False
@@ -263,8 +271,13 @@ class PlaybackEngine:
                 for p in self.pipelines:
                     if hasattr(p, "set_sensor"):
                         p.set_sensor(info.width, info.height)
-            self._stage = PipelineStage(self.outbox, self.pipelines)
+            # in real time the display comes first when the CPU is short (every window: no hurry)
+            nice = 0 if self.settings.every_window else REAL_TIME_NICE
+            self._stage = PipelineStage(self.outbox, self.pipelines, nice=nice)
             self._stage.start()
+            if self.warm_up:
+                self._stage.warm_up(info.width or 0, info.height or 0, info.start_time or 0,
+                                    interrupted=lambda: self._stopping)
         self._set_filter(self.settings.noise_filter_us)
         self.on_event("opened", Opened(info, info.start_time, info.end_time, not self.seekable,
                                        self._first_frame() if self.seekable else None,
@@ -491,7 +504,7 @@ class PlaybackEngine:
         return self._stopping or "seek" in self._pending
 
     def _waits(self) -> bool:
-        return self.settings.wait_for_pipelines and self.seekable
+        return self.settings.every_window and self.seekable
 
     def _sync_windowers(self) -> None:
         """Start windows for pipelines switched on (from the current position, fresh state)."""

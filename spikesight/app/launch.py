@@ -2,6 +2,11 @@
 
 ``--quit-after`` and ``--screenshot`` make unattended runs possible (screenshots under Xvfb,
 smoke tests): the window grabs itself to a PNG and quits after the given time.
+
+A file replays in real time: task pipelines slower than the stream have windows dropped.
+``--every-window`` makes the replay wait for them instead, for this run; so does Qt's offscreen
+platform (rendering with no display, as ``make demo`` does on a server), where nobody watches
+the clock and every window must be processed.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ def build_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--play", action="store_true", help="start playing at once")
     p.add_argument("--quit-after", type=float, metavar="SECONDS", help="close the window after SECONDS")
     p.add_argument("--screenshot", metavar="PNG", help="with --quit-after: save the window to PNG first")
+    p.add_argument("--every-window", action="store_true",
+                   help="replaying a file, process every pipeline window (the replay slows to the pipelines' "
+                        "pace) instead of dropping windows to keep real time; on for this run only")
     p.add_argument("--task", action="append", default=[], metavar="TASK",
                    help="run a task's shipped network: detection, depth or gesture (repeatable); "
                         "TASK=WEIGHTS picks other weights (a shipped name or a .pt path)")
@@ -60,6 +68,10 @@ def main(argv: Sequence[str] | None = None, pipelines: Sequence[Any] = ()) -> in
 def run_namespace(args: argparse.Namespace, pipelines: Sequence[Any] = ()) -> int:
     """Run the viewer from arguments parsed by :func:`build_parser` (or a parser that has it as a
     parent); returns the exit status."""
+    from .memory import tune_allocator
+
+    tune_allocator()  # before the big allocations: a kiosk's memory stays flat (see .memory)
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -73,7 +85,8 @@ def run_namespace(args: argparse.Namespace, pipelines: Sequence[Any] = ()) -> in
     app.setApplicationName("spikesight")
     app.setOrganizationName("spikesight")
     apply_dark_theme(app)
-    win = MainWindow(pipelines, kiosk=args.kiosk)
+    every_window = every_window_for(args, app.platformName())
+    win = MainWindow(pipelines, kiosk=args.kiosk, every_window=every_window)
     if args.kiosk:
         # without a window manager (a bare X server) full screen needs the geometry set too
         win.setGeometry(app.primaryScreen().geometry())
@@ -97,6 +110,17 @@ def run_namespace(args: argparse.Namespace, pipelines: Sequence[Any] = ()) -> in
     win.close()
     dispose(win)
     return status
+
+
+def every_window_for(args: argparse.Namespace, platform: str) -> bool | None:
+    """The "process every window" override of this run: on with ``--every-window`` or on Qt's
+    offscreen platform (offline rendering), else ``None`` (the saved setting)."""
+    if getattr(args, "every_window", False):
+        return True
+    if platform == "offscreen":
+        log.info("offscreen rendering: every pipeline window is processed (the replay may be slower)")
+        return True
+    return None
 
 
 def dispose(widget) -> None:

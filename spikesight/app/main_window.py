@@ -77,14 +77,16 @@ class _ViewArea(QWidget):
 
 class MainWindow(QMainWindow):
     """The viewer. ``pipelines`` run while their task's panel is on; ``settings`` defaults to
-    the user's QSettings (tests pass their own)."""
+    the user's QSettings (tests pass their own). ``every_window`` sets the model's "process every
+    window" for this run without saving it (the command line's ``--every-window``)."""
 
     cameras_found = Signal(object)
     recordings_finished = Signal(object)
 
     def __init__(self, pipelines: Sequence[Pipeline] = (), *, model: PlayerModel | None = None,
                  settings: QSettings | None = None, kiosk: bool = False, restart_delay_s: float = 2.0,
-                 max_frames: int = 3, parent: QWidget | None = None) -> None:
+                 max_frames: int = 3, every_window: bool | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         protect_singletons()
         self.setWindowTitle("spikesight")
@@ -107,6 +109,8 @@ class MainWindow(QMainWindow):
         self._load_settings()
         if kiosk:
             self.model.loop = True
+        if every_window is not None:
+            self.model.every_window = every_window
 
         self.worker = PlayerWorker(self.model, self.pipelines, max_frames=max_frames, parent=self)
         self.event_view = EventView()

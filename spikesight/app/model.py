@@ -4,7 +4,9 @@ Time follows Metavision's player. Each frame shows the events of the last ``accu
 before its end time. Frames are *rendered* at ``render_fps`` frames per second of event time and
 *displayed* at ``display_fps`` frames per second of wall-clock time, so the replay factor is
 ``display_fps / render_fps`` and slow motion is ``render_fps / display_fps``. Frames come at
-that constant rate whether events arrived or not. Widgets, the worker and the settings store
+that constant rate whether events arrived or not. Task pipelines keep real time too: a pipeline
+slower than the stream has windows dropped, unless ``every_window`` asks for each one to be
+processed (the replay then slows to the pipeline's pace). Widgets, the worker and the settings store
 observe this model through ``model.events.<field>.connect(callback)``; see :mod:`.evented`.
 """
 
@@ -36,7 +38,7 @@ PANELS: tuple[str, ...] = ("info", "detection", "ground_truth", "depth", "gestur
 #: Fields saved between runs (QSettings in the GUI).
 PERSISTENT: tuple[str, ...] = (
     "speed", "fastest", "display_fps", "accumulation_us", "decay", "palette", "loop",
-    "noise_filter_us", "panels",
+    "noise_filter_us", "panels", "every_window",
 )
 
 
@@ -59,6 +61,8 @@ class PlayerModel(EventedModel):
     ``position`` is the end time of the frame on display. ``speed`` is the replay factor
     (1/1000x to 1000x); ``fastest`` replays as fast as possible at the same render rate.
     ``panels`` holds the names (from :data:`PANELS`) of the panels that are on.
+    ``every_window``: replaying a file, wait for the pipelines to process every window (offline
+    rendering) instead of dropping those they have no time for (real time, the default).
     """
 
     source: str | None = None
@@ -76,6 +80,7 @@ class PlayerModel(EventedModel):
     loop: bool = False
     noise_filter_us: int = 0
     panels: frozenset[str] = frozenset(PANELS)
+    every_window: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -129,6 +134,9 @@ class PlayerModel(EventedModel):
         return bool(v)
 
     def _coerce_fastest(self, v: Any) -> bool:
+        return bool(v)
+
+    def _coerce_every_window(self, v: Any) -> bool:
         return bool(v)
 
     # -- time ------------------------------------------------------------------------------
@@ -248,6 +256,9 @@ class PlayerModel(EventedModel):
 
     def toggle_loop(self) -> None:
         self.loop = not self.loop
+
+    def toggle_every_window(self) -> None:
+        self.every_window = not self.every_window
 
     def set_panel(self, name: str, on: bool) -> None:
         self.panels = (self.panels | {name}) if on else (self.panels - {name})

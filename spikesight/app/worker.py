@@ -28,7 +28,7 @@ from .record import Recorder
 log = logging.getLogger(__name__)
 
 _ENGINE_FIELDS = ("accumulation_us", "speed", "display_fps", "fastest", "palette", "decay", "loop",
-                  "noise_filter_us", "panels")
+                  "noise_filter_us", "panels", "every_window")
 
 
 class PlayerWorker(QObject):
@@ -43,18 +43,18 @@ class PlayerWorker(QObject):
     _event = Signal(str, object)
 
     def __init__(self, model: PlayerModel, pipelines: Sequence[Pipeline] = (), max_frames: int = 3,
-                 wait_for_pipelines: bool = True, parent: QObject | None = None) -> None:
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.pipelines = list(pipelines)
         self.max_frames = max_frames
-        self.wait_for_pipelines = wait_for_pipelines
         self.engine: PlaybackEngine | None = None
         self.outbox: Outbox | None = None
         self.uri: str | None = None
         self._factory: Callable[[], EventSource] | None = None
         self._min_epoch = 0
         self._dropped_before = 0
+        self._windows_dropped_before = 0
         self._event.connect(self._on_event)
         pool = QThreadPool.globalInstance()
         # the engine and its pipeline thread run for as long as a stream is open
@@ -89,7 +89,7 @@ class PlayerWorker(QObject):
         path = self.uri if self.uri is not None and os.path.isfile(self.uri) else None
         self.engine = PlaybackEngine(
             self._factory, self.outbox, self.pipelines,
-            EngineSettings.from_model(self.model, self.wait_for_pipelines),
+            EngineSettings.from_model(self.model),
             on_event=self._event.emit, source_path=path)
         self.engine.set_playing(self.model.playing)
         self._min_epoch = 0
@@ -106,6 +106,7 @@ class PlayerWorker(QObject):
         engine.stop()
         if not engine.done.wait(timeout):
             log.warning("the player thread did not stop within %.0f s", timeout)
+        self._windows_dropped_before += engine.dropped_windows
 
     # -- what the GUI takes --------------------------------------------------------------------
 
@@ -126,7 +127,8 @@ class PlayerWorker(QObject):
 
     @property
     def dropped_windows(self) -> int:
-        return self.engine.dropped_windows if self.engine is not None else 0
+        """Pipeline windows dropped (real-time mode) since this worker opened its first stream."""
+        return self._windows_dropped_before + (self.engine.dropped_windows if self.engine is not None else 0)
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class PlayerWorker(QObject):
 
     def _on_settings(self, _value: Any) -> None:
         if self.engine is not None:
-            self.engine.configure(EngineSettings.from_model(self.model, self.wait_for_pipelines))
+            self.engine.configure(EngineSettings.from_model(self.model))
 
     # -- engine -> GUI (queued into the GUI thread) ----------------------------------------------
 
@@ -172,6 +174,7 @@ class PlayerWorker(QObject):
         if engine is not self.engine:
             return  # an engine we already replaced
         log.error("playback stopped: %s", exc, exc_info=exc)
+        self._windows_dropped_before += engine.dropped_windows
         self.engine = None
         self.model.pause()
         self.failed.emit(exc)

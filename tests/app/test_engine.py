@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -10,7 +12,7 @@ import pytest
 
 from spikesight.app.engine import EngineSettings, PipelineError, PlaybackEngine
 from spikesight.app.frames import Frame, Outbox
-from spikesight.app.pipeline_stage import Windower
+from spikesight.app.pipeline_stage import REAL_TIME_NICE, Windower
 from spikesight.app.record import Recorder
 from spikesight.io import make_events, open_writer, read_events
 from spikesight.io.memory import ArraySource
@@ -122,8 +124,8 @@ def test_a_new_accumulation_rerenders_the_paused_frame(dot_events):
 def test_pipelines_get_every_window_once_when_waited_for(dot_events):
     det = FakeDetector(window_us=30_000)
     settings = EngineSettings(accumulation_us=10_000, period_us=7_000, paced=False,
-                              tasks=frozenset({"detection"}))
-    with Run(dot_events, settings, [det]) as r:
+                              tasks=frozenset({"detection"}), every_window=True)
+    with Run(dot_events, settings, [det], warm_up=False) as r:
         r.engine.set_playing(True)
         wait_for(lambda: "ended" in r.kinds())
         wait_for(lambda: r.engine._stage.idle())
@@ -142,8 +144,8 @@ def test_pipelines_get_every_window_once_when_waited_for(dot_events):
 def test_a_slow_pipeline_drops_windows_instead_of_queueing_them(dot_events):
     det = FakeDetector(window_us=1_000, delay_s=0.02)
     settings = EngineSettings(accumulation_us=10_000, period_us=10_000, paced=False,
-                              tasks=frozenset({"detection"}), wait_for_pipelines=False)
-    with Run(dot_events, settings, [det], max_frames=3) as r:
+                              tasks=frozenset({"detection"}))
+    with Run(dot_events, settings, [det], max_frames=3, warm_up=False) as r:
         stage_sizes = []
         r.engine.set_playing(True)
         while "ended" not in r.kinds():
@@ -151,11 +153,110 @@ def test_a_slow_pipeline_drops_windows_instead_of_queueing_them(dot_events):
             r.drain()
             time.sleep(0.001)
         r.drain()
-    assert max(stage_sizes) <= r.engine._stage.max_windows
+    assert max(stage_sizes) <= r.engine._stage.max_waiting == 1  # one window waits: results stay fresh
     assert r.engine.dropped_windows > 0
     assert det.steps + r.engine.dropped_windows <= 2000
     # the display went on: frames up to the end of the stream came out
     assert r.frames[-1].t_end > 2_900_000
+
+
+def _replay(events, every_window: bool, seconds: float = 1.2):
+    """Replay at 1x (20 ms frames at 50 FPS) with a pipeline three times slower than the stream
+    (30 ms for each 10 ms window); returns the run, the event time played per wall second and the
+    pipeline's windows."""
+    det = FakeDetector(window_us=10_000, delay_s=0.03)
+    settings = EngineSettings(accumulation_us=20_000, period_us=20_000, paced=True, display_fps=50,
+                              tasks=frozenset({"detection"}), every_window=every_window)
+    with Run(events, settings, [det], warm_up=False) as r:
+        wait_for(lambda: r.drain().frames or r.frames)
+        r.engine.set_playing(True)
+        time.sleep(seconds)
+        r.drain()
+    played = r.frames[1:]
+    speed = (played[-1].t_end - played[0].t_end) / 1e6 / (played[-1].wall_time - played[0].wall_time)
+    return r, speed, list(det.windows)
+
+
+def test_a_file_replays_in_real_time_past_a_slow_pipeline(dot_events):
+    r, speed, windows = _replay(dot_events, every_window=False)
+    assert speed > 0.75  # near 1x, where waiting for the pipeline would give 1/3x
+    assert r.engine.dropped_windows > 0
+    # each window processed or dropped, none twice; the results come out fresh (at most about two
+    # windows behind the newest one cut, as one waits while one is processed)
+    assert len(set(windows)) == len(windows)
+    n_cut = (r.frames[-1].t_end - int(dot_events["t"][0])) // 10_000
+    assert len(windows) + r.engine.dropped_windows >= n_cut - 2
+    assert len(windows) < n_cut / 2
+
+
+def test_every_window_mode_waits_for_a_slow_pipeline(dot_events):
+    r, speed, windows = _replay(dot_events, every_window=True)
+    assert speed < 0.6  # the pipeline's pace (1/3x, on an unloaded machine)
+    assert r.engine.dropped_windows == 0
+    starts = [w[0] for w in windows]
+    assert starts[0] == int(dot_events["t"][0]) and np.all(np.diff(starts) == 10_000)
+
+
+class _Niceness(FakeDetector):
+    """Records its thread's nice value at each step."""
+
+    def step(self, events, t_start, t_end):
+        self.nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return super().step(events, t_start, t_end)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+@pytest.mark.parametrize("every_window", [False, True])
+def test_in_real_time_the_pipeline_thread_yields_to_the_display(dot_events, every_window):
+    det = _Niceness(window_us=10_000)
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # threads inherit it
+    settings = EngineSettings(accumulation_us=10_000, period_us=10_000, paced=False,
+                              tasks=frozenset({"detection"}), every_window=every_window)
+    with Run(dot_events, settings, [det], warm_up=False) as r:
+        r.engine.set_playing(True)
+        wait_for(lambda: det.steps >= 2)
+    assert det.nice == (base if every_window else min(19, base + REAL_TIME_NICE))
+
+
+class _Recorder:
+    """A pipeline that logs each call."""
+
+    task = "detection"
+    window_us = 25_000
+
+    def __init__(self):
+        self.calls = []
+
+    def step(self, events, t_start, t_end):
+        self.calls.append(("step", t_start, t_end, events.copy()))
+        return FakeDetector().step(events, t_start, t_end)
+
+    def reset(self):
+        self.calls.append(("reset",))
+
+
+def test_pipelines_are_warmed_up_on_a_dummy_window_and_reset_before_the_first_frame(dot_events):
+    rec = _Recorder()
+    settings = EngineSettings(accumulation_us=10_000, period_us=10_000, paced=False,
+                              tasks=frozenset({"detection"}), every_window=True)
+    opened_after = []
+    r = Run(dot_events, settings, [rec])
+    r.engine.on_event = lambda k, p: (opened_after.append(len(rec.calls)), r.posted.append((k, p)))
+    with r:
+        wait_for(lambda: r.drain().frames or r.frames)
+        r.engine.set_playing(True)
+        wait_for(lambda: sum(c[0] == "step" for c in rec.calls) >= 4)
+        r.drain()
+    t0 = int(dot_events["t"][0])
+    kind, a, b, ev = rec.calls[0]
+    assert (kind, a, b) == ("step", t0, t0 + 25_000) and rec.calls[1] == ("reset",)
+    assert opened_after[0] >= 2  # warmed up before the stream was reported open
+    assert len(ev) > 0 and np.all(np.diff(ev["t"]) >= 0) and ev["t"][0] >= a and ev["t"][-1] < b
+    assert ev["x"].max() < W and ev["y"].max() < H and set(ev["p"].tolist()) == {0, 1}
+    # the warm-up's result is not shown; the stream's own windows follow from its first event
+    steps = [c for c in rec.calls if c[0] == "step"]
+    assert [c[1] for c in steps[1:4]] == [t0, t0 + 25_000, t0 + 50_000]
+    assert len(r.results) <= len(steps) - 1
 
 
 def test_the_outbox_drops_the_oldest_frame_and_counts_it():
@@ -263,8 +364,8 @@ def test_errors_end_the_run():
     assert isinstance(r.error, OSError)
     det = FakeDetector(window_us=5_000, fail_after=2)
     settings = EngineSettings(accumulation_us=10_000, period_us=10_000, paced=False,
-                              tasks=frozenset({"detection"}))
-    with Run(ev, settings, [det]) as r:
+                              tasks=frozenset({"detection"}), every_window=True)
+    with Run(ev, settings, [det], warm_up=False) as r:
         r.engine.set_playing(True)
         wait_for(lambda: r.engine.done.is_set())
     assert isinstance(r.error, PipelineError)

@@ -142,10 +142,14 @@ def test_panels_toggle():
     assert "depth" in m.panels
     m.toggle_loop()
     assert m.loop
+    assert not m.every_window  # real time by default
+    m.toggle_every_window()
+    assert m.every_window
 
 
 def test_settings_round_trip_through_strings_and_bad_values():
-    m = PlayerModel(speed=0.1, palette="gray", loop=True, panels=frozenset({"info", "network"}))
+    m = PlayerModel(speed=0.1, palette="gray", loop=True, panels=frozenset({"info", "network"}),
+                    every_window=True)
     saved = {k: str(v) if not isinstance(v, list) else ",".join(v) for k, v in m.settings().items()}
     n = PlayerModel()
     n.apply_settings(saved)

@@ -76,6 +76,21 @@ def test_a_small_network_shows_every_layer(network_panel):
     np.testing.assert_allclose(panel.rate_bars.opts["width"], [1 / 128, 2 / 128, 3 / 128])
 
 
+def test_the_energy_axis_has_a_few_round_labels(network_panel):
+    # SNN 231 µJ and ANN 824 µJ per window: pyqtgraph would label 2·10² .. 9·10², one over the other
+    panel = network_panel
+    for k in range(5):
+        energy = EnergyEstimate.from_pj(snn_pj=231e6 + k * 1e6, ann_pj=824e6)
+        panel.add_result(Result("detection", k * 50_000, (k + 1) * 50_000, Detections.empty(), big_network(3),
+                                energy))
+    panel.refresh()
+    major, minor = panel.energy_plot.getAxis("left")._tickLevels
+    assert [label for _, label in major] == ["200", "500", "1k"] and minor == []
+    np.testing.assert_allclose([pos for pos, _ in major], np.log10([200, 500, 1000]))
+    lo, hi = panel.energy_plot.vb.viewRange()[1]
+    assert lo <= np.log10(231) and np.log10(824) <= hi  # the curves are in view
+
+
 NAMES = ("clap", "wave", "roll")
 
 

@@ -318,6 +318,49 @@ def test_a_gui_that_falls_behind_loses_frames_instead_of_queueing_them(make_wind
     assert "dropped" in win.status_panel.dropped.text()
 
 
+def test_a_slow_pipeline_drops_windows_shown_as_pipeline_drops_and_every_window_is_a_choice(
+        make_window, qtbot, settings, dot_events):
+    det = FakeDetector(window_us=10_000, delay_s=0.03)  # three times slower than the stream
+    win = make_window([det])
+    m = win.model
+    assert not m.every_window  # real time by default
+    open_memory(win, dot_events, qtbot)
+    m.speed, m.loop = 1.0, True
+    m.play()
+    qtbot.waitUntil(lambda: win.worker.dropped_windows >= 5 and len(win.overlay.detections.boxes),
+                    timeout=WAIT)
+    win._refresh_status()
+    assert "pipeline drops" in win.status_panel.dropped.text()
+    act = win.controls.every_window_action
+    assert act.isCheckable() and not act.isChecked()
+    act.trigger()
+    assert m.every_window and act.isChecked()
+    win._refresh_status()
+    assert "every window" in win.status_panel.dropped.text()
+    qtbot.wait(200)
+    dropped = win.worker.dropped_windows
+    steps = det.steps
+    qtbot.waitUntil(lambda: det.steps >= steps + 10, timeout=WAIT)
+    assert win.worker.dropped_windows == dropped  # now the replay waits for every window
+    m.pause()
+    win.close()
+    assert make_window().model.every_window  # a saved choice
+    assert not make_window(every_window=False).model.every_window
+
+
+def test_the_command_line_override_of_every_window_is_not_saved(make_window, settings):
+    from spikesight.app.launch import build_parser, every_window_for
+
+    args = build_parser().parse_args(["rec.raw", "--every-window"])
+    assert every_window_for(args, "xcb") is True
+    plain = build_parser().parse_args(["rec.raw"])
+    assert every_window_for(plain, "xcb") is None and every_window_for(plain, "offscreen") is True
+    win = make_window(every_window=True)
+    assert win.model.every_window
+    win.close()
+    assert not make_window().model.every_window
+
+
 def test_settings_persist_between_runs(make_window, qtbot, settings, dot_events):
     win = make_window()
     win.model.palette = "coolwarm"

@@ -1,7 +1,9 @@
 """Playback controls: play/pause, step, a seek bar with the time, loop, replay factor, go to time.
 
 Each control is also an action with a keyboard shortcut (space, left/right, +/-, L, Home/End,
-Ctrl+G), so the keyboard works wherever the focus is in the window.
+Ctrl+G), so the keyboard works wherever the focus is in the window. "Process every window" (a
+checkable action of the Playback menu) makes a file's replay wait for slow task pipelines instead
+of dropping their windows.
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class PlaybackControls(QWidget):
         self._action("start", "Go to the start", "Home", lambda: model.seek(model.first_frame_time))
         self._action("end", "Go to the end", "End", lambda: model.seek(model.last_frame_time or 0))
         self._action("goto", "Go to time…", "Ctrl+G", self._focus_goto)
+        self.every_window_action = self._action("every_window", "Process every window", [],
+                                                model.toggle_every_window)
+        self.every_window_action.setCheckable(True)
+        self.every_window_action.setToolTip(
+            "Replaying a file: wait for the task pipelines to process every window (the replay slows to"
+            " their pace) instead of dropping the windows they have no time for")
 
         self.play_button = self._button(self.play_action)
         back = self._button(self.back_action)
@@ -86,7 +94,8 @@ class PlaybackControls(QWidget):
         lay.addWidget(self.speed_box)
         lay.addWidget(self.goto_edit)
 
-        for name in ("playing", "position", "start_time", "end_time", "live", "speed", "fastest", "loop"):
+        for name in ("playing", "position", "start_time", "end_time", "live", "speed", "fastest", "loop",
+                     "every_window"):
             getattr(model.events, name).connect(lambda _v: self.sync())
         self.sync()
 
@@ -97,7 +106,7 @@ class PlaybackControls(QWidget):
         keys = [keys] if isinstance(keys, str) else keys
         act.setShortcuts([QKeySequence(k) for k in keys])
         act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        act.setToolTip(f"{text} ({keys[0]})")
+        act.setToolTip(f"{text} ({keys[0]})" if keys else text)
         act.triggered.connect(lambda _checked=False: slot())
         self.addAction(act)
         self.actions_by_name[name] = act
@@ -120,6 +129,7 @@ class PlaybackControls(QWidget):
             self.play_action.setIcon(self.style().standardIcon(icon))
             self.play_action.setText("Pause" if m.playing else "Play")
         self.loop_action.setChecked(m.loop)
+        self.every_window_action.setChecked(m.every_window)
         seekable = m.seekable
         for w in (self.seek_bar, self.goto_edit, self.back_action, self.forward_action):
             w.setEnabled(seekable)

@@ -1,9 +1,13 @@
 """What the network does: for the chosen task, a spike raster per layer over the last seconds,
 each layer's firing rate as a bar beside its band, and the energy per window of the SNN against the
 same network run as a non-spiking ANN. A big network shows an evenly spaced subset of its layers
-(see :mod:`..raster`), captioned "12 of 88 layers"; hovering a band names its layer in full."""
+(see :mod:`..raster`), captioned "12 of 88 layers"; hovering a band names its layer in full. The
+energy plot's log axis carries a few round ticks (:func:`..axes.log_ticks`), not pyqtgraph's
+minor ticks, whose labels overlap on a plot this short."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -11,6 +15,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...perception.results import Result
+from ..axes import log_ticks, tick_label
 from ..raster import LayerRows, RasterHistory
 from ..timefmt import format_energy
 
@@ -70,6 +75,7 @@ class NetworkPanel(QWidget):
         self.graphics.scene().sigMouseMoved.connect(self._hover)
         self._scatters: dict[str, pg.ScatterPlotItem] = {}
         self._layout_names: list[str] = []
+        self.energy_ticks: list[tuple[float, str]] = []
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -136,8 +142,12 @@ class NetworkPanel(QWidget):
         else:
             self.rate_bars.setOpts(x0=[], y=[], width=[], height=[])
         t, snn, ann = h.energy()
-        self.snn_curve.setData(t, np.maximum(snn, 1e-3) * 1e-6)
-        self.ann_curve.setData(t, np.maximum(ann, 1e-3) * 1e-6)
+        snn_uj, ann_uj = np.maximum(snn, 1e-3) * 1e-6, np.maximum(ann, 1e-3) * 1e-6
+        self.snn_curve.setData(t, snn_uj)
+        self.ann_curve.setData(t, ann_uj)
+        if len(t):
+            both = np.concatenate([snn_uj, ann_uj])
+            self._set_energy_axis(float(both.min()), float(both.max()))
         r = h.latest
         if r is not None and r.energy is not None and r.energy.snn_pj > 0:
             e = r.energy
@@ -145,6 +155,13 @@ class NetworkPanel(QWidget):
                                       f"{format_energy(e.ann_pj)} ({e.ann_pj / e.snn_pj:.1f}x less)")
         else:
             self.energy_label.setText("energy: --")
+
+    def _set_energy_axis(self, lo: float, hi: float) -> None:
+        """Round ticks (log10 positions: the plot is in log mode) and a view range that holds them."""
+        ticks, v_lo, v_hi = log_ticks(lo, hi, max_ticks=4)
+        self.energy_ticks = [(math.log10(v), tick_label(v)) for v in ticks]
+        self.energy_plot.getAxis("left").setTicks([self.energy_ticks, []])
+        self.energy_plot.setYRange(math.log10(v_lo), math.log10(v_hi), padding=0)
 
     def layers_caption(self) -> str:
         """The caption: "12 of 88 layers" when a subset is shown, "5 layers" when all are, "" before any."""

@@ -1,5 +1,6 @@
 """The status bar: event rate (ON/OFF), display FPS achieved vs asked, speed-up, pipeline latency,
-frames dropped, the recording state, and a small plot of the event rate over the last seconds."""
+frames dropped and pipeline windows dropped (or "every window" when the replay waits for the
+pipelines instead), the recording state, and a small plot of the event rate over the last seconds."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ class StatusPanel(QWidget):
         self.fps.setToolTip("Frames drawn per second of wall-clock time, and the display rate asked for")
         self.speedup.setToolTip("Event time played per second of wall-clock time")
         self.latency.setToolTip("Pipeline time per window, by task")
-        self.dropped.setToolTip("Frames the display could not draw in time, and pipeline windows skipped")
+        self.dropped.setToolTip("Frames the display could not draw in time, and pipeline windows dropped"
+                                " to keep real time (Playback ▸ Process every window waits for them)")
 
     def refresh(self, stats: PlaybackStats, model: PlayerModel, now: float, dropped_frames: int,
                 dropped_windows: int) -> None:
@@ -61,8 +63,12 @@ class StatusPanel(QWidget):
         self.speedup.setText("speed --" if math.isnan(sp) or not model.playing else f"speed {sp:.3g}x")
         self.latency.setText(" ".join(f"{task} {lat * 1000:.1f} ms"
                                       for task, lat in sorted(stats.latency_s.items())))
-        extra = f", windows {dropped_windows}" if dropped_windows else ""
-        self.dropped.setText(f"dropped {dropped_frames}{extra}")
+        text = f"dropped {dropped_frames}"
+        if dropped_windows:
+            text += f" · pipeline drops {dropped_windows}"
+        if model.every_window:
+            text += " · every window"
+        self.dropped.setText(text)
         pts = list(stats.rates)
         if pts:
             x = np.array([p.wall for p in pts]) - now
