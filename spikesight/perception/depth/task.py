@@ -108,7 +108,7 @@ class DepthTask:
     def _dataset(self, split: str, train: bool) -> MvsecDepth:
         return mvsec_depth(self.data, split, self.representation, window_us=self.window_us,
                            max_depth=self.config.max_depth, alpha=self.config.alpha,
-                           augment=train and self.augment, crop=self.crop, seed=self.seed)
+                           augment=train and self.augment, crop=self.crop if train else None, seed=self.seed)
 
     def _fit_sensor(self) -> None:
         """Build the input for the data's sensor (the depth maps' size), whatever the default or the

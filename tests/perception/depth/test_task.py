@@ -143,3 +143,13 @@ def test_trains_through_the_shared_trainer_and_evaluates_from_weights(tmp_path):
     assert man["input"]["window_us"] == 10_000  # the data's map period, for the pipeline
     metrics = evaluate_weights("depth", weights, root, "test", batch_size=2, device="cpu")
     assert metrics["frames"] == 5 and math.isfinite(metrics["mae_30"])
+
+
+def test_crops_are_for_training_only_evaluation_sees_whole_frames(tmp_path):
+    task = make_task(dataset(tmp_path / "data"), "--crop", "16x8")
+    train, val = task.datasets()
+    assert train[0]["depth"].shape == (1, 8, 16)
+    assert val[0]["depth"].shape == (1, H, W)
+    task.eval_split = "test"
+    out = task.report(task.build_model(), torch.device("cpu"), tmp_path / "report")  # pictures at full size
+    assert out["per_window"]["frames"] == 4 and (tmp_path / "report" / PICTURE).exists()
