@@ -12,7 +12,8 @@ from spikesight.perception.snn import Neuron, SpikeMonitor, reset_net
 
 TINY = DEPTH_CONFIGS["tiny"]
 ANN = replace(TINY, ann=True)
-MULTI = replace(TINY, readout="multiscale")
+MULTI = TINY
+LAST = replace(TINY, readout="last")  # the readout of weights made before the multi-scale one
 
 
 def events(t=5, b=2, h=20, w=36, seed=0):
@@ -102,7 +103,7 @@ def test_residual_shortcut_adds_membrane_before_the_next_neuron():
     assert bool(((neuron_out == 0) | (neuron_out == 1)).all())
 
 
-@pytest.mark.parametrize("config", [TINY, ANN, MULTI, replace(ANN, readout="multiscale")])
+@pytest.mark.parametrize("config", [TINY, ANN, LAST, replace(ANN, readout="last")])
 def test_gradients_reach_every_parameter(config):
     model = DepthNet(config).train()
     y = model(events(b=2))
@@ -184,10 +185,11 @@ def test_multiscale_readout_sums_the_spikes_of_three_decoder_scales():
     assert torch.allclose(y, expect, atol=1e-6)
 
 
-def test_last_readout_keeps_the_shipped_layout():
-    names = set(DepthNet(TINY).state_dict())
+def test_last_readout_keeps_the_earlier_layout():
+    assert DepthConfig().readout == "last"  # a manifest without the field rebuilds the earlier network
+    names = set(DepthNet(LAST).state_dict())
     assert {"predict.conv.weight", "predict.conv.bias"} <= names
     assert not any(n.startswith("predict.coarse") for n in names)
-    assert DepthNet(TINY).predict.conv.kernel_size == (1, 1)
+    assert DepthNet(LAST).predict.conv.kernel_size == (1, 1)
     with pytest.raises(ValueError, match="readout"):
         replace(TINY, readout="mean")
