@@ -6,6 +6,8 @@ the GUI's :class:`~.frames.Outbox`. The window queue is bounded. By default (``w
 live camera, and a file replayed in real time) a pipeline has at most ``max_waiting`` windows
 waiting: a newer window pushes its oldest one out, counted as dropped, so a slow pipeline never
 slows the player and its results stay fresh (at most one window waits while one is processed).
+A dropped window's events still reach a pipeline that has ``skip(events, t_start, t_end)``
+(buffered, not computed), so an input that spans several windows has no gaps.
 With ``wait=True`` (the "process every window" mode of a file) the player waits for room instead,
 so every window is processed and the replay slows to the pipeline's pace. In real time the
 stage's thread can run at a lower priority (``nice``, Linux): when the CPU is short, the player
@@ -44,6 +46,16 @@ class _Window:
     t_start: int
     t_end: int
     epoch: int
+
+
+@dataclass
+class _Skip:
+    """Windows dropped for a pipeline with ``skip``: their events still reach it, uncomputed."""
+
+    pipeline: Pipeline
+    events: list[np.ndarray]
+    t_start: int
+    t_end: int
 
 
 @dataclass
@@ -186,11 +198,22 @@ class PipelineStage:
         return self._waiting(None) >= self.max_windows
 
     def _drop_oldest(self, pipeline: Pipeline | None) -> None:
-        """Drop the oldest waiting window (of ``pipeline``, or of any when ``None``)."""
+        """Drop the oldest waiting window (of ``pipeline``, or of any when ``None``). A pipeline with
+        ``skip`` still gets its events (merged with a skip just before it), so buffered state such
+        as the detector's input window stays complete."""
         for i, item in enumerate(self._queue):
             if isinstance(item, _Window) and (pipeline is None or item.pipeline is pipeline):
-                del self._queue[i]
                 self.dropped_windows += 1
+                if not hasattr(item.pipeline, "skip"):
+                    del self._queue[i]
+                    return
+                before = self._queue[i - 1] if i else None
+                if isinstance(before, _Skip) and before.pipeline is item.pipeline:
+                    before.events.append(item.events)
+                    before.t_end = item.t_end
+                    del self._queue[i]
+                else:
+                    self._queue[i] = _Skip(item.pipeline, [item.events], item.t_start, item.t_end)
                 return
 
     def reset(self, pipeline: Pipeline | None = None) -> None:
@@ -238,6 +261,9 @@ class PipelineStage:
                         p.reset()
                 elif isinstance(item, _WarmUp):
                     self._warm_up(item)
+                elif isinstance(item, _Skip):
+                    events = item.events[0] if len(item.events) == 1 else np.concatenate(item.events)
+                    item.pipeline.skip(events, item.t_start, item.t_end)
                 else:
                     t0 = time.perf_counter()
                     result = item.pipeline.step(item.events, item.t_start, item.t_end)

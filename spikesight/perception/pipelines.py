@@ -22,7 +22,9 @@ class Pipeline(Protocol):
     ``task`` names the output ("detection", "depth", "gesture"); ``window_us`` is the time
     window the model expects per step, so a player slices the stream to it. A pipeline may also
     have ``set_sensor(width, height)``, which a player calls when it opens a stream, so weights
-    trained on one camera take another's events.
+    trained on one camera take another's events, and ``skip(events, t_start, t_end)``: a window
+    a real-time player drops (no result), whose events the pipeline should still see when its
+    input spans several windows.
     """
 
     task: str

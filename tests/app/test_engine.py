@@ -189,6 +189,36 @@ def test_a_file_replays_in_real_time_past_a_slow_pipeline(dot_events):
     assert len(windows) < n_cut / 2
 
 
+class _Skipping(FakeDetector):
+    """A slow detector that also takes the events of dropped windows (``skip``)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.skipped: list[tuple[int, int, int]] = []
+
+    def skip(self, events, t_start, t_end):
+        with self.lock:
+            self.skipped.append((t_start, t_end, len(events)))
+
+
+def test_dropped_windows_still_reach_a_pipeline_that_skips(dot_events):
+    det = _Skipping(window_us=1_000, delay_s=0.02)
+    settings = EngineSettings(accumulation_us=10_000, period_us=10_000, paced=False,
+                              tasks=frozenset({"detection"}))
+    with Run(dot_events, settings, [det], max_frames=3, warm_up=False) as r:
+        r.engine.set_playing(True)
+        while "ended" not in r.kinds():
+            r.drain()
+            time.sleep(0.001)
+        wait_for(lambda: r.engine._stage is None or r.engine._stage.idle())
+    assert r.engine.dropped_windows > 0 and det.skipped  # some merged: fewer skips than drops
+    spans = sorted([(a, b, n) for a, b, n in det.windows] + det.skipped)
+    # stepped and skipped spans tile the stream: no gap, no overlap, every event handed over once
+    assert all(spans[i][1] == spans[i + 1][0] for i in range(len(spans) - 1))
+    assert spans[0][0] == int(dot_events["t"][0])
+    assert sum(n for _, _, n in spans) == int(np.count_nonzero(dot_events["t"] < spans[-1][1]))
+
+
 def test_every_window_mode_waits_for_a_slow_pipeline(dot_events):
     r, speed, windows = _replay(dot_events, every_window=True)
     assert speed < 0.6  # the pipeline's pace (1/3x, on an unloaded machine)

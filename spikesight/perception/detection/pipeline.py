@@ -179,15 +179,7 @@ class DetectionPipeline:
         one ended (a loop or a seek back) starts a new stream, as :meth:`reset` does."""
         t0 = time.perf_counter()
         t_start, t_end = int(t_start), int(t_end)
-        if t_end < t_start:
-            raise ValueError(f"a window cannot end before it starts: [{t_start}, {t_end})")
-        events = as_events(np.asarray(events))
-        self._check_geometry(events)
-        if self._t_end is not None and t_start < self._t_end:
-            log.debug("time went back from %d to %d µs: new stream", self._t_end, t_start)
-            self.reset()
-        self._t_end = t_end
-        self._append(events, t_end)
+        self._take(events, t_start, t_end)
         x = self.input(self._buffer, t_end).unsqueeze(1).to(self.device)
         if self.reset_each_window:
             reset_net(self.model)
@@ -213,6 +205,24 @@ class DetectionPipeline:
             energy=record.energy if record is not None else None,
             latency_s=time.perf_counter() - t0,
         )
+
+    def skip(self, events: np.ndarray, t_start: int, t_end: int) -> None:
+        """Take the events of ``[t_start, t_end)`` without detecting: a real-time player dropped the
+        window, but the next one's input (the last ``window_us`` of events) must still hold them."""
+        self._take(events, int(t_start), int(t_end))
+
+    def _take(self, events: np.ndarray, t_start: int, t_end: int) -> None:
+        """Check a slice and buffer its events; one that starts before the last one ended (a loop,
+        a seek back) starts a new stream."""
+        if t_end < t_start:
+            raise ValueError(f"a window cannot end before it starts: [{t_start}, {t_end})")
+        events = as_events(np.asarray(events))
+        self._check_geometry(events)
+        if self._t_end is not None and t_start < self._t_end:
+            log.debug("time went back from %d to %d µs: new stream", self._t_end, t_start)
+            self.reset()
+        self._t_end = t_end
+        self._append(events, t_end)
 
     def _check_geometry(self, events: np.ndarray) -> None:
         if not len(events):

@@ -175,6 +175,29 @@ def test_short_slices_fill_the_input_window(tmp_path):
     assert spike_counts(r) == spike_counts(whole)
 
 
+def test_skipped_slices_still_fill_the_input_window(tmp_path):
+    # a real-time player drops windows 1-6 (skip: buffered, not computed); the last step's input
+    # still holds their events, so it detects exactly what stepping every window detects
+    pipe = DetectionPipeline(save_tiny(tmp_path), threads=1, step_us=5_000)
+    stepped = DetectionPipeline(save_tiny(tmp_path, "det2"), threads=1, step_us=5_000)
+    events = scene(0, 40_000, n=6000, seed=3)
+    cuts = np.searchsorted(events["t"], np.arange(0, 40_001, 5_000))
+    pipe.step(events[:cuts[1]], 0, 5_000)
+    for k in range(1, 7):
+        pipe.skip(events[cuts[k]:cuts[k + 1]], 5_000 * k, 5_000 * (k + 1))
+    for k in range(8):
+        want = stepped.step(events[cuts[k]:cuts[k + 1]], 5_000 * k, 5_000 * (k + 1))
+    got = pipe.step(events[cuts[7]:], 35_000, 40_000)
+    assert len(got.output) > 0
+    same_detections(got.output, want.output, tol=0)
+    assert spike_counts(got) == spike_counts(want)
+    gappy = DetectionPipeline(save_tiny(tmp_path, "det3"), threads=1, step_us=5_000)
+    gappy.step(events[:cuts[1]], 0, 5_000)
+    assert spike_counts(gappy.step(events[cuts[7]:], 35_000, 40_000)) != spike_counts(want)  # without skip
+    with pytest.raises(ValueError, match="before it starts"):
+        pipe.skip(events[:0], 50_000, 45_000)
+
+
 def test_manifest_defaults_and_overrides(tmp_path):
     path = save_tiny(tmp_path, window_us=250_000, reset_each_window=False)
     pipe = DetectionPipeline(path, threads=1)
