@@ -176,6 +176,14 @@ class GesturePipeline:
         if self.monitor is not None:
             self.monitor.clear()
 
+    def skip(self, events: np.ndarray, t_start: int, t_end: int) -> None:
+        """Add the events of ``[t_start, t_end)`` without classifying: a real-time player dropped
+        the step, but later steps' sliding window must still hold them."""
+        t_start, t_end = int(t_start), int(t_end)
+        if t_end < t_start:
+            raise ValueError(f"a step ends before it starts: {t_start} > {t_end}")
+        self._push(as_events(events), t_start, t_end)
+
     def _push(self, events: np.ndarray, t_start: int, t_end: int) -> None:
         if self._last_end is not None and t_end < self._last_end:
             log.debug("stream went back from %d to %d µs: buffer cleared", self._last_end, t_end)

@@ -154,6 +154,25 @@ def test_sliding_window_equals_one_step_over_the_window(weights):
     assert r.output.frame_events.sum() == 0
 
 
+def test_skipped_steps_still_fill_the_sliding_window(weights):
+    every = 30_000
+    ev = random_events(0, 20 * every, 12_000, 6)
+    stepped = GesturePipeline(weights, every_ms=every / 1000, confidence=0.0)
+    skipping = GesturePipeline(weights, every_ms=every / 1000, confidence=0.0)
+    for k in range(20):
+        a, b = k * every, (k + 1) * every
+        part = ev[(ev["t"] >= a) & (ev["t"] < b)]
+        want = stepped.step(part, a, b)
+        if k < 19:
+            skipping.skip(part, a, b)  # a real-time player dropped these steps
+        else:
+            got = skipping.step(part, a, b)
+    np.testing.assert_array_equal(got.output.probabilities, want.output.probabilities)
+    np.testing.assert_array_equal(got.output.frame_events, want.output.frame_events)
+    with pytest.raises(ValueError, match="ends before it starts"):
+        skipping.skip(ev[:0], 10, 5)
+
+
 def test_reset_and_going_back_forget_the_buffer(weights):
     p = GesturePipeline(weights, confidence=0.0)
     ev = random_events(0, SPAN, 2000, 6)
