@@ -22,6 +22,38 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+@pytest.fixture
+def settings(tmp_path):
+    """The viewer's QSettings in a file of the test's own (never the user's)."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, settings):
+    """``make(pipelines=(), size=(1200, 800), **kw)``: a shown ``MainWindow`` on the test's settings
+    (``size=None`` keeps Qt's default size); every window made is closed and disposed after the test."""
+    from spikesight.app.launch import dispose
+    from spikesight.app.main_window import MainWindow
+
+    made = []
+
+    def make(pipelines=(), size=(1200, 800), **kw):
+        kw.setdefault("settings", settings)
+        w = MainWindow(pipelines, **kw)
+        if size is not None:
+            w.resize(*size)
+        w.show()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close()
+        dispose(w)  # pyqtgraph items left to the interpreter's exit can crash it
+
+
 _EXIT_STATUS: list[int] = []
 
 

@@ -9,11 +9,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QSettings
 
 from spikesight.app.journal import journal_path
-from spikesight.app.launch import dispose
-from spikesight.app.main_window import MainWindow
 from spikesight.io import read_events
 from spikesight.io.evt3 import Evt3Writer
 from spikesight.io.memory import ArraySource
@@ -26,30 +23,9 @@ WAIT = 30_000  # ms: the first stop may compile kernels on a cold numba cache
 EPOCH = 1_700_000_000_000_000
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_window(qtbot, settings):
-    made = []
-
-    def make(**kw):
-        w = MainWindow(settings=settings, **kw)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-        dispose(w)
-
-
 def test_a_recording_cut_short_is_offered_and_finished_at_the_next_start(make_window, qtbot, tmp_path,
                                                                           settings):
-    win = make_window()
+    win = make_window(size=None)
     events = moving_dot()
     win.open_source("memory", factory=lambda: ArraySource(events, W, H))
     qtbot.waitUntil(lambda: win.event_view.frame is not None, timeout=WAIT)
@@ -67,7 +43,7 @@ def test_a_recording_cut_short_is_offered_and_finished_at_the_next_start(make_wi
     with Evt3Writer(journal, W, H, header={T0_KEY: EPOCH}) as w:
         w.write(ev)
     settings.setValue("recording/unfinished", [journal])
-    again = make_window()
+    again = make_window(size=None)
     assert "rec.hdf5.partial.raw" in again.notice.text() and again.notice.level == "warning"
     assert again.finish_action.isEnabled()
     again.finish_action.trigger()
@@ -84,7 +60,7 @@ def test_kiosk_mode_neither_offers_nor_finishes(make_window, tmp_path, settings)
     with Evt3Writer(journal, W, H):
         pass
     settings.setValue("recording/unfinished", [journal])
-    win = make_window(kiosk=True)
+    win = make_window(size=None, kiosk=True)
     assert "partial" not in win.notice.text()
     win.finish_unfinished()
     assert not win.finish_action.isEnabled()

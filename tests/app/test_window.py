@@ -11,11 +11,9 @@ import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from spikesight.app.launch import dispose
-from spikesight.app.main_window import MainWindow
 from spikesight.app.model import PANELS
 from spikesight.app.widgets.detection_overlay import DETECTION_COLOUR, GROUND_TRUTH_COLOUR
 from spikesight.io import read_events, write_events
@@ -26,29 +24,6 @@ from .fakes import FailingSource, FakeDepth, FakeDetector, FakeGesture, moving_d
 
 W, H = 64, 48
 WAIT = 10_000  # ms
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-
-
-@pytest.fixture
-def make_window(qtbot, settings):
-    made = []
-
-    def make(pipelines=(), **kw):
-        kw.setdefault("settings", settings)
-        w = MainWindow(pipelines, **kw)
-        w.resize(1200, 800)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-        dispose(w)  # pyqtgraph items left to the interpreter's exit can crash it
 
 
 def open_memory(win, events, qtbot, **kw):

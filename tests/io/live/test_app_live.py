@@ -12,10 +12,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 pytest.importorskip("dv_processing")
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 
-from spikesight.app.launch import dispose
-from spikesight.app.main_window import MainWindow
 from spikesight.io import open_source, read_events
 from spikesight.io.raw_header import T0_KEY
 
@@ -52,24 +50,6 @@ class StallMeter:
         self._timer.stop()
 
 
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    made = []
-
-    def make(**kw):
-        kw.setdefault("settings", QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-        w = MainWindow(**kw)
-        w.resize(900, 600)
-        w.show()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close()
-        dispose(w)
-
-
 def playing_live(win, more_than: int = 5):
     shown = win.stats.frames_shown
     return lambda: win.model.live and win.model.playing and win.stats.frames_shown > shown + more_than
@@ -90,7 +70,7 @@ def known_run(first_t: int, n: int) -> np.ndarray:
 def test_plays_records_survives_the_stream_dying_and_reconnects(make_window, qtbot, dv_server, tmp_path):
     server = dv_server(*STREAM)
     uri = f"dv-net:127.0.0.1:{server.port}"
-    win = make_window()
+    win = make_window(size=(900, 600))
     finished = []
     win.worker.recording_finished.connect(finished.append)
     meter = StallMeter()
@@ -134,7 +114,7 @@ def test_plays_records_survives_the_stream_dying_and_reconnects(make_window, qtb
 
 def test_kiosk_reconnects_by_itself_with_back_off(make_window, qtbot, dv_server):
     server = dv_server(*STREAM)
-    win = make_window(kiosk=True, restart_delay_s=0.05)
+    win = make_window(size=(900, 600), kiosk=True, restart_delay_s=0.05)
     delays = []
     win.worker.failed.connect(lambda _exc: delays.append(win._restart_timer.interval()))
     meter = StallMeter()
@@ -165,7 +145,7 @@ def test_the_source_picker_lists_every_back_ends_cameras(make_window, qtbot, mon
                BackendReport("prophesee", True, [evk4]),
                BackendReport("metavision", False, note="needs the Metavision SDK")]
     monkeypatch.setattr(main_window, "scan", lambda: reports)
-    win = make_window()
+    win = make_window(size=(900, 600))
     opened = []
     monkeypatch.setattr(win, "open_source", opened.append)
     win.find_cameras()
