@@ -52,14 +52,15 @@ def _xywh(boxes: Any) -> np.ndarray:
     return np.stack((b[:, 0], b[:, 1], b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]), 1)
 
 
-def _unpack(pred: Prediction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def unpack_prediction(pred: Prediction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(boxes [N, 4] x0 y0 x1 y1, scores [N], labels [N])`` of one image's predictions, checked."""
     if isinstance(pred, Detections):
         boxes, scores, labels = pred.boxes, pred.scores, pred.labels
     else:
         boxes, scores, labels = pred
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    boxes = _xywh(boxes)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if not len(boxes) == len(scores) == len(labels):
         raise ValueError(f"{len(boxes)} boxes, {len(scores)} scores and {len(labels)} labels: not one each")
     return boxes, scores, labels
@@ -83,7 +84,8 @@ def coco_map(
             _check_label(label, num_classes)
             gts.append({"id": len(gts) + 1, "image_id": i, "category_id": int(label) + 1,
                         "bbox": box.tolist(), "area": float(box[2] * box[3]), "iscrowd": 0})
-        for box, score, label in zip(*_unpack(pred), strict=True):
+        p_boxes, p_scores, p_labels = unpack_prediction(pred)
+        for box, score, label in zip(_xywh(p_boxes), p_scores, p_labels, strict=True):
             _check_label(label, num_classes)
             dts.append({"image_id": i, "category_id": int(label) + 1, "bbox": box.tolist(),
                         "score": float(score)})

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .metrics import GroundTruth, Prediction, _unpack
+from .metrics import GroundTruth, Prediction, unpack_prediction
 from .postprocess import box_iou
 
 THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))
@@ -87,8 +87,7 @@ def operating_curve(predictions: Sequence[Prediction], ground_truths: Sequence[G
     fp = np.zeros((len(th), num_classes))
     n_gt = np.zeros(num_classes, dtype=np.int64)
     for pred, (g_boxes, g_labels) in zip(predictions, ground_truths, strict=True):
-        boxes, scores, labels = _unpack(pred)
-        boxes = np.stack((boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]), 1)
+        boxes, scores, labels = unpack_prediction(pred)
         g_boxes = np.asarray(g_boxes, dtype=np.float64).reshape(-1, 4)
         g_labels = np.asarray(g_labels, dtype=np.int64).reshape(-1)
         for c in range(num_classes):
