@@ -92,6 +92,7 @@ class DetectionTask:
         self.conf, self.iou, self.eval_conf = conf, iou, eval_conf
         self.keep_empty = keep_empty
         self.repeat_threshold = repeat_threshold
+        self._eval_ds: Gen1Detection | None = None
         self._loss = DetectionLoss(self.config.num_classes, STRIDES, self.config.reg_max)
 
     @property
@@ -105,11 +106,17 @@ class DetectionTask:
         return SpikeYOLO(self.config)
 
     def datasets(self) -> tuple[Gen1Detection, Gen1Detection]:
-        common = {"num_classes": self.config.num_classes, "keep_empty": self.keep_empty}
         train = Gen1Detection(self.data, self.inputs, "train", flip=self.flip, seed=self.seed,
-                              repeat_threshold=self.repeat_threshold, **common)
-        val = Gen1Detection(self.data, self.inputs, self.val_split, skip_ts=EVAL_SKIP_TS, **common)
-        return train, val
+                              repeat_threshold=self.repeat_threshold, num_classes=self.config.num_classes,
+                              keep_empty=self.keep_empty)
+        return train, self._eval_dataset()
+
+    def _eval_dataset(self) -> Gen1Detection:
+        """The evaluated split (Gen1 protocol), made once: evaluation and the report share it."""
+        if self._eval_ds is None:
+            self._eval_ds = Gen1Detection(self.data, self.inputs, self.val_split, skip_ts=EVAL_SKIP_TS,
+                                          num_classes=self.config.num_classes, keep_empty=self.keep_empty)
+        return self._eval_ds
 
     def collate(self, batch: list[tuple[torch.Tensor, torch.Tensor]]) -> Batch:
         """Inputs stacked to ``[T, B, C, H, W]``; targets ``[M, 6]``: batch index, class, x0, y0, x1, y1."""
@@ -151,8 +158,7 @@ class DetectionTask:
         """The F1-confidence curve on the evaluated split (:mod:`.operating_point`): the display
         threshold that maximises mean F1 over the classes, with each class's precision and recall
         there; with ``out_dir``, a plot of F1 against the threshold per class."""
-        _, ds = self.datasets()
-        loader = DataLoader(ds, batch_size=8, shuffle=False, collate_fn=self.collate)
+        loader = DataLoader(self._eval_dataset(), batch_size=8, shuffle=False, collate_fn=self.collate)
         model.eval()
         with torch.no_grad():
             preds, truths = self._predict(model, loader, device)
