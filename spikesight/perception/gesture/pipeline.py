@@ -179,12 +179,13 @@ class GesturePipeline:
     def skip(self, events: np.ndarray, t_start: int, t_end: int) -> None:
         """Add the events of ``[t_start, t_end)`` without classifying: a real-time player dropped
         the step, but later steps' sliding window must still hold them."""
-        t_start, t_end = int(t_start), int(t_end)
-        if t_end < t_start:
-            raise ValueError(f"a step ends before it starts: {t_start} > {t_end}")
-        self._push(as_events(events), t_start, t_end)
+        self._push(events, int(t_start), int(t_end))
 
     def _push(self, events: np.ndarray, t_start: int, t_end: int) -> None:
+        """Check a step and add its events to the buffer of the last ``T x dt``."""
+        if t_end < t_start:
+            raise ValueError(f"a step ends before it starts: {t_start} > {t_end}")
+        events = as_events(events)
         if self._last_end is not None and t_end < self._last_end:
             log.debug("stream went back from %d to %d µs: buffer cleared", self._last_end, t_end)
             self.reset()
@@ -213,9 +214,7 @@ class GesturePipeline:
         """Add the events of ``[t_start, t_end)`` and classify the last ``T x dt`` up to ``t_end``."""
         tic = time.perf_counter()
         t_start, t_end = int(t_start), int(t_end)
-        if t_end < t_start:
-            raise ValueError(f"a step ends before it starts: {t_start} > {t_end}")
-        self._push(as_events(events), t_start, t_end)
+        self._push(events, t_start, t_end)
         t0 = t_end - self.span_us
         ev = self._buffer
         ev = ev[: np.searchsorted(ev["t"], t_end, side="left")]
